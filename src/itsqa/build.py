@@ -1,0 +1,300 @@
+"""Bringing the index up to date with the corpus, re-embedding only what changed. Prints nothing:
+progress and notes go through the callbacks the caller passes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import lexical, store
+from .chunking import chunk_text
+from .config import Settings
+from .corpus import Document, SourceFile, load_metadata, read_document, scan
+from .embedding import ModelSpec, load_encoder, model_spec, token_counter
+from .errors import BadIndexError, CorpusError
+
+Note = Callable[[str], None]
+ProgressFactory = Callable[[int], Callable[[int], None]]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did. `embedded` chunks went through the model; `reused` kept their vectors."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    embedded: int = 0
+    reused: int = 0
+    total: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = False
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.rebuilt)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sources": {"added": list(self.added), "changed": list(self.changed),
+                        "removed": list(self.removed), "unchanged": list(self.unchanged)},
+            "chunks": {"embedded": self.embedded, "reused": self.reused, "total": self.total},
+            "seconds": round(self.seconds, 3),
+            "rebuilt": self.rebuilt,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class Plan:
+    """How the corpus differs from the index, worked out from sizes and mtimes first and
+    content hashes only where those differ."""
+
+    files: dict[str, SourceFile]
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    touched_only: list[str] = field(default_factory=list)  # same bytes, new mtime
+    full_rebuild: str = ""
+    metadata_sha: str = ""
+    skipped_before: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.added or self.changed or self.removed or self.full_rebuild)
+
+
+def _metadata_sha(corpus_dir: Path) -> str:
+    p = corpus_dir / "sources.toml"
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+
+
+def model_info(spec: ModelSpec, dimension: int) -> dict[str, Any]:
+    return {"name": spec.name, "key": spec.key, "dimension": dimension,
+            "max_seq_length": spec.max_seq_length}
+
+
+def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -> Plan:
+    """Compare the corpus with the index manifest (no model, no embedding)."""
+    found = scan(settings.corpus_dir)
+    files = {f.name: f for f in found.files}
+    p = Plan(files=files, warnings=list(found.warnings))
+    p.metadata_sha = _metadata_sha(settings.corpus_dir)
+    if manifest is None:
+        p.full_rebuild = "no index yet"
+        p.added = sorted(files)
+        return p
+    if manifest.get("format_version") != store.FORMAT_VERSION:
+        p.full_rebuild = "index format changed"
+    elif manifest.get("model", {}).get("key") != spec.key:
+        p.full_rebuild = "model changed"
+    elif manifest.get("chunking") != settings.chunking.as_dict():
+        p.full_rebuild = "chunking settings changed"
+    # Files skipped last time (binary, empty) count as known, so they are not retried on every ask.
+    known: dict[str, dict[str, Any]] = {**manifest.get("skipped", {}), **manifest.get("sources", {})}
+    metadata_changed = manifest.get("metadata_sha") != p.metadata_sha
+    for name, f in sorted(files.items()):
+        old = known.get(name)
+        if old is None:
+            p.added.append(name)
+        elif old.get("size") == f.size and old.get("mtime_ns") == f.mtime_ns and not metadata_changed:
+            p.unchanged.append(name)
+        else:
+            try:
+                digest = hashlib.sha256(f.path.read_bytes()).hexdigest()
+            except OSError:
+                digest = ""
+            if digest == old.get("sha256") and not metadata_changed:
+                p.unchanged.append(name)
+                p.touched_only.append(name)
+            else:
+                p.changed.append(name)
+    p.removed = sorted(set(known) - set(files))
+    p.skipped_before = {n for n in manifest.get("skipped", {}) if n in p.unchanged}
+    if p.full_rebuild:
+        p.added, p.changed, p.unchanged = sorted(files), [], []
+    return p
+
+
+def embed_text(doc_title: str, heading: str, text: str) -> str:
+    """What the model reads for a passage: the source title and section heading as context."""
+    context = doc_title
+    if heading and heading != doc_title and not text.startswith(heading):
+        context = f"{doc_title} — {heading}"
+    return f"{context}\n{text}"
+
+
+def _embed_hash(spec: ModelSpec, text: str) -> str:
+    return hashlib.sha256(f"{spec.key}\0{text}".encode()).hexdigest()[:32]
+
+
+def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:
+    return {
+        "name": doc.name, "format": doc.format, "sha256": doc.sha256, "size": doc.size,
+        "mtime_ns": doc.mtime_ns, "title": doc.meta.title, "publisher": doc.meta.publisher,
+        "date": doc.meta.date, "url": doc.meta.url, "note": doc.meta.note,
+        "encoding": doc.encoding, "chunks": n_chunks, "text_chars": len(doc.text),
+        "furniture": [[s.start, s.end, s.rule] for s in doc.furniture],
+        "furniture_chars": sum(s.end - s.start for s in doc.furniture),
+        "pages": [list(p) for p in doc.pages],
+    }
+
+
+def update_index(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    progress: ProgressFactory | None = None,
+    note: Note | None = None,
+) -> BuildReport:
+    """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`."""
+    t0 = time.perf_counter()
+    spec = model_spec(settings)
+    with store.build_lock(settings.index_dir):
+        try:
+            manifest = store.read_manifest(settings.index_dir)
+            gen = store.current_generation(settings.index_dir)
+            if manifest is not None and gen is not None:
+                store.verify(gen, manifest)
+        except BadIndexError as exc:
+            if note:
+                note(f"the index is damaged ({exc}): rebuilding it")
+            manifest, gen = None, None
+        p = plan(settings, manifest, spec)
+        if rebuild and not p.full_rebuild:
+            p.full_rebuild = "--rebuild"
+            p.added, p.changed, p.unchanged = sorted(p.files), [], []
+        if not p.files:
+            raise CorpusError(
+                f"no sources in {settings.corpus_dir}: add .txt, .md, .html or .pdf files"
+            )
+        if p.up_to_date and manifest is not None and gen is not None:
+            if p.touched_only:  # remember the new mtimes so the next check skips hashing
+                for name in p.touched_only:
+                    manifest["sources"][name]["mtime_ns"] = p.files[name].mtime_ns
+                store.write_json_atomic(gen / store.MANIFEST, manifest)
+            return BuildReport(unchanged=tuple(n for n in p.unchanged if n not in p.skipped_before),
+                               total=int(manifest.get("n_chunks", 0)),
+                               seconds=time.perf_counter() - t0, warnings=tuple(p.warnings))
+        return _write(settings, spec, p, manifest, gen, progress, note, t0)
+
+
+def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any] | None,
+           gen: Path | None, progress: ProgressFactory | None, note: Note | None,
+           t0: float) -> BuildReport:
+    import numpy as np
+
+    meta, meta_warnings = load_metadata(settings.corpus_dir)
+    warnings = p.warnings + meta_warnings
+    count = token_counter(spec)
+    old_sources: dict[str, Any] = {}
+    old_chunks: list[store.ChunkRecord] = []
+    old_texts: dict[str, str] = {}
+    reuse: dict[str, np.ndarray] = {}
+    if manifest is not None and gen is not None and not p.full_rebuild:
+        loaded = store.load(settings.index_dir)
+        if loaded is not None:
+            old_sources, old_chunks, old_texts = loaded.sources, loaded.chunks, loaded.texts
+            vectors = store.load_embeddings(loaded.path)
+            reuse = {c.embed_hash: vectors[i] for i, c in enumerate(old_chunks)}
+    # Sources to (re)read: added and changed; all of them when titles may have changed.
+    metadata_changed = manifest is None or manifest.get("metadata_sha") != p.metadata_sha
+    to_read = sorted(p.files) if (metadata_changed or p.full_rebuild) else sorted(p.added + p.changed)
+    kept = [n for n in sorted(p.files) if n not in to_read and n in old_sources]
+    skipped_kept = {n: manifest["skipped"][n] for n in p.skipped_before if manifest}
+    sources: dict[str, dict[str, Any]] = {}
+    texts: dict[str, str] = {}
+    records: list[store.ChunkRecord] = []
+    skipped: list[str] = sorted(skipped_kept)
+    for name in kept:
+        sources[name] = old_sources[name]
+        if name in old_texts:
+            texts[name] = old_texts[name]
+        records.extend(c for c in old_chunks if c.source == name)
+    for name in to_read:
+        doc, w = read_document(p.files[name], meta.get(name))
+        warnings.extend(w)
+        if doc is None:
+            skipped.append(name)
+            continue
+        chunks = chunk_text(doc.text, settings.chunking,
+                            doc.furniture if settings.chunking.drop_furniture else (), count)
+        for c in chunks:
+            et = embed_text(doc.meta.title, c.heading, c.text)
+            records.append(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
+                                             c.heading, _embed_hash(spec, et), doc.page_of(c.start)))
+        sources[name] = _source_entry(doc, len(chunks))
+        if doc.format not in ("text", "markdown"):
+            texts[name] = doc.text
+    if not records:
+        raise CorpusError(
+            f"no readable text in {settings.corpus_dir}: every source was skipped "
+            f"({'; '.join(warnings[:3])})"
+        )
+    records.sort(key=lambda c: (c.source, c.ordinal))
+    titles = {n: s["title"] for n, s in sources.items()}
+    inputs = [embed_text(titles[c.source], c.heading, c.text) for c in records]
+    todo = [i for i, c in enumerate(records) if c.embed_hash not in reuse]
+    dim = int(manifest["model"]["dimension"]) if (manifest and reuse) else 0
+    vectors_new = None
+    if todo:
+        encoder = load_encoder(spec, settings.index_dir, export=True, note=note)
+        tick = progress(len(todo)) if progress else None
+        vectors_new = encoder.encode([inputs[i] for i in todo], progress=tick)
+        dim = vectors_new.shape[1]
+    vectors = np.zeros((len(records), dim), dtype=np.float32)
+    for i, c in enumerate(records):
+        if c.embed_hash in reuse:
+            vectors[i] = reuse[c.embed_hash]
+    if vectors_new is not None:
+        vectors[np.array(todo)] = vectors_new
+    tmp = store.new_generation_dir(settings.index_dir)
+    try:
+        import faiss
+
+        np.save(tmp / "embeddings.npy", vectors, allow_pickle=False)
+        faiss.write_index(store.make_faiss_index(vectors), str(tmp / "vectors.faiss"))
+        (tmp / "chunks.json").write_text(
+            json.dumps([c.__dict__ for c in records], ensure_ascii=False), encoding="utf-8")
+        (tmp / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
+        (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        lexical.build(inputs, tmp / "bm25")
+        new_manifest = store.manifest_base(model_info(spec, dim), settings.chunking.as_dict())
+        new_manifest.update({
+            "corpus": str(settings.corpus_dir.resolve()),
+            "metadata_sha": p.metadata_sha,
+            "n_chunks": len(records),
+            "index_type": "flat" if len(records) <= store.EXACT_SEARCH_MAX else "hnsw",
+            "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"]}
+                        for n, s in sources.items()},
+            "skipped": {**skipped_kept, **{n: {"size": p.files[n].size,
+                                                "mtime_ns": p.files[n].mtime_ns}
+                                            for n in skipped if n not in skipped_kept}},
+        })
+        store.commit_generation(settings.index_dir, tmp, new_manifest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old_names = set(manifest.get("sources", {})) if manifest else set()
+    indexed = set(sources)
+    return BuildReport(
+        added=tuple(n for n in p.added if n in indexed and n not in old_names),
+        changed=tuple(n for n in (p.changed + [a for a in p.added if a in old_names]) if n in indexed),
+        removed=tuple(sorted(n for n in set(p.removed) | (old_names & set(skipped))
+                             if n in old_names)),
+        unchanged=tuple(n for n in p.unchanged if n in indexed),
+        embedded=len(todo), reused=len(records) - len(todo), total=len(records),
+        seconds=time.perf_counter() - t0, rebuilt=bool(p.full_rebuild),
+        reason=p.full_rebuild, warnings=tuple(warnings),
+    )

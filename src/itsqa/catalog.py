@@ -1,0 +1,71 @@
+"""`itsqa sources`: what is in the corpus and how each file stands against the index."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from . import store
+from .config import Settings
+from .corpus import SourceMeta, file_title, load_metadata
+from .errors import BadIndexError
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    name: str
+    status: str  # indexed | changed | new | removed | skipped
+    title: str
+    publisher: str
+    date: str
+    url: str
+    format: str
+    chunks: int | None
+    furniture_chars: int
+    furniture: tuple[tuple[int, int, str], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["furniture"] = [list(f) for f in self.furniture]
+        return d
+
+
+def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
+    """Every source in the corpus (and every indexed one no longer there), with its status.
+    Reads only the manifest and source table: no model, no heavy import."""
+    from .service import check
+
+    p, manifest = check(settings)
+    meta, warnings = load_metadata(settings.corpus_dir)
+    indexed: dict[str, Any] = {}
+    if manifest is not None:
+        gen = store.current_generation(settings.index_dir)
+        if gen is not None:
+            try:
+                import json
+
+                indexed = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise BadIndexError(f"the index source table cannot be read ({exc}): run "
+                                    "`itsqa index`") from exc
+    skipped = set(manifest.get("skipped", {})) if manifest else set()
+    rows = []
+    status = {n: "indexed" for n in p.unchanged}
+    status.update({n: "changed" for n in p.changed})
+    status.update({n: ("changed" if n in indexed else "new") for n in p.added})
+    status.update({n: "removed" for n in p.removed if n in indexed})
+    for n in skipped:
+        if n in status and n not in indexed:
+            status[n] = "skipped"
+    for name in sorted(status):
+        src = indexed.get(name, {})
+        m = meta.get(name) or SourceMeta(title=src.get("title") or file_title(name))
+        f = p.files.get(name)
+        rows.append(SourceRow(
+            name=name, status=status[name], title=m.title or src.get("title", ""),
+            publisher=m.publisher or src.get("publisher", ""), date=m.date or src.get("date", ""),
+            url=m.url or src.get("url", ""), format=(f.format if f else src.get("format", "")),
+            chunks=src.get("chunks"), furniture_chars=int(src.get("furniture_chars", 0)),
+            furniture=tuple(tuple(x) for x in src.get("furniture", [])),
+        ))
+    return rows, p.warnings + warnings

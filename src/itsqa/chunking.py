@@ -1,0 +1,202 @@
+"""Pure text -> passages with exact character offsets. No file access, no model.
+
+Passages are what a person would quote: whole sentences, grouped within a paragraph or a section,
+about `target_chars` long and never over `max_chars` or the model's token window. A heading starts
+a new passage and is remembered as the passage's section, for context in the embedding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .config import ChunkSettings
+from .furniture import Span
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One passage: `text == source_text[start:end]`."""
+
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    heading: str
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    para_start: bool  # first unit of a paragraph
+    heading: bool
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[£$€•·\-–\d]|[^\W\d_](?<![a-z]))")
+_TERMINAL = re.compile(r"[.!?:;,\"”’)…]\s*$")
+_MD_HEADING = re.compile(r"^#{1,6}\s")
+_BULLET = re.compile(r"^\s*(?:[•·\-–*]|\d+[.)])\s+")
+
+
+def _approx_tokens(text: str) -> int:
+    return max(1, len(text) // 3)
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """Non-blank lines, whitespace trimmed, as (start, end)."""
+    out = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group()
+        stripped = line.strip()
+        if stripped:
+            lead = len(line) - len(line.lstrip())
+            out.append((m.start() + lead, m.start() + lead + len(stripped)))
+    return out
+
+
+def is_heading(line: str) -> bool:
+    """A short line with no sentence punctuation at its end, or a Markdown heading."""
+    if _MD_HEADING.match(line):
+        return True
+    if _BULLET.match(line) and not re.match(r"^\d+[.)]\s", line):
+        return False
+    return len(line) <= 80 and len(line.split()) <= 12 and not _TERMINAL.search(line)
+
+
+def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans inside text[start:end]."""
+    spans = []
+    s = start
+    for m in _SENTENCE_BREAK.finditer(text, start, end):
+        spans.append((s, m.start()))
+        s = m.end()
+    spans.append((s, end))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[[int, int], bool]
+                ) -> list[tuple[int, int]]:
+    """Cut an over-long sentence at word boundaries so each piece fits."""
+    pieces = []
+    s = start
+    while s < end:
+        e = min(end, s + max_chars)
+        while e < end and not fits(s, e):
+            e = s + (e - s) * 3 // 4
+        if e < end:
+            space = text.rfind(" ", s + 1, e)
+            if space > s:
+                e = space
+        if e <= s:  # a single huge "word": cut it anyway
+            e = min(end, s + max(1, max_chars))
+        pieces.append((s, e))
+        s = e
+        while s < end and text[s].isspace():
+            s += 1
+    return pieces
+
+
+def chunk_text(
+    text: str,
+    settings: ChunkSettings | None = None,
+    furniture: Sequence[Span] = (),
+    count_tokens: TokenCounter | None = None,
+) -> list[Chunk]:
+    """Cut `text` into passages, skipping furniture spans."""
+    cfg = settings or ChunkSettings()
+    count = count_tokens or _approx_tokens
+    token_budget = cfg.max_tokens - 2 - cfg.context_tokens
+
+    def fits(a: int, b: int) -> bool:
+        return b - a <= cfg.max_chars and count(text[a:b]) <= token_budget
+
+    # Units: sentences (split further when too long), grouped into blocks that furniture separates.
+    blocks: list[list[_Unit]] = [[]]
+    fi = 0
+    furn = sorted(furniture, key=lambda sp: sp.start)
+    for ps, pe in paragraphs(text):
+        in_furniture = False
+        while fi < len(furn) and furn[fi].end <= ps:
+            fi += 1
+        if fi < len(furn) and furn[fi].start <= ps and pe <= furn[fi].end:
+            in_furniture = True
+        if in_furniture:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        line = text[ps:pe]
+        if is_heading(line):
+            blocks[-1].append(_Unit(ps, pe, True, True))
+            continue
+        first = True
+        for ss, se in sentences(text, ps, pe):
+            for a, b in ([(ss, se)] if fits(ss, se) else _split_long(text, ss, se, cfg.max_chars, fits)):
+                blocks[-1].append(_Unit(a, b, first, False))
+                first = False
+
+    chunks: list[Chunk] = []
+    heading = ""
+    for block in blocks:
+        block_first = len(chunks)
+        current: list[_Unit] = []
+        current_heading = heading
+
+        def flush(units: list[_Unit], head: str) -> None:
+            if not units:
+                return
+            s, e = units[0].start, units[-1].end
+            small = all(u.heading for u in units) or e - s < cfg.target_chars // 3
+            if small and len(chunks) > block_first and fits(chunks[-1].start, e):
+                # A short remainder (or headings with nothing after them) joins the passage before.
+                last = chunks.pop()
+                s, head = last.start, last.heading
+            elif all(u.heading for u in units) and len(block) > len(units):
+                return
+            chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
+
+        for i, unit in enumerate(block):
+            if unit.heading:
+                # A heading closes the passage before it and opens the next one.
+                if current and not all(u.heading for u in current):
+                    flush(current, current_heading)
+                    current = []
+                if not current:
+                    current_heading = text[unit.start : unit.end].lstrip("# ").strip()
+                heading = text[unit.start : unit.end].lstrip("# ").strip()
+                current.append(unit)
+                continue
+            if not current:
+                current = [unit]
+                current_heading = heading
+                continue
+            if unit.end - current[0].start <= cfg.target_chars and fits(current[0].start, unit.end):
+                # Prefer to break at a paragraph when the paragraph would not fit whole.
+                if unit.para_start and (current[-1].end - current[0].start) >= cfg.target_chars * 0.6:
+                    para_end = unit.end
+                    for later in block[i + 1 :]:
+                        if later.para_start or later.heading:
+                            break
+                        para_end = later.end
+                    if para_end - current[0].start > cfg.target_chars:
+                        flush(current, current_heading)
+                        current = [unit]
+                        current_heading = heading
+                        continue
+                current.append(unit)
+                continue
+            flush(current, current_heading)
+            carry: list[_Unit] = []
+            if not unit.para_start and cfg.overlap_sentences > 0:
+                for prev in current[-cfg.overlap_sentences :]:
+                    if not prev.heading and prev.end - prev.start <= cfg.target_chars // 3:
+                        carry.append(prev)
+                while carry and not fits(carry[0].start, unit.end):
+                    carry.pop(0)
+            current = carry + [unit]
+            current_heading = heading
+        flush(current, current_heading)
+    return [Chunk(i, c.start, c.end, c.text, c.heading) for i, c in enumerate(chunks)]

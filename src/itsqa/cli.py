@@ -1,0 +1,215 @@
+"""The `itsqa` command: parse, call the library, print text or JSON, map errors to exit codes
+(0 success, 1 failure, 2 misuse). No retrieval logic lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Settings, from_env
+from .errors import ItsqaError, UsageError
+
+PATH_DIR = click.Path(path_type=Path, file_okay=True, dir_okay=True)
+
+
+def _settings(ctx: click.Context, corpus: Path | None, index: Path | None) -> Settings:
+    base: Settings = ctx.obj["settings"]
+    return base.with_paths(corpus, index)
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    """A progress bar on stderr while embedding, only on a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from rich.console import Console
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+
+        def factory(total: int) -> Callable[[int], None]:
+            task = bar.add_task("embedding passages", total=total)
+            return lambda n: bar.advance(task, n)
+
+        yield factory
+
+
+def _clean_question(question: str) -> str:
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") and c not in "\t\n"
+                      else c for c in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise UsageError("the question is empty: ask something, e.g. itsqa ask \"what are the "
+                         "quantum priorities\"")
+    return cleaned
+
+
+corpus_option = click.option("--corpus", type=PATH_DIR, default=None, envvar="ITSQA_CORPUS",
+                             help="Folder of sources [env ITSQA_CORPUS; default: corpus/].")
+index_option = click.option("--index", "index_dir", type=PATH_DIR, default=None,
+                            envvar="ITSQA_INDEX", help="Index folder [env ITSQA_INDEX; default: index/].")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="itsqa")
+@click.option("--debug", is_flag=True, envvar="ITSQA_DEBUG", help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Ask questions of a folder of documents; get cited passages back. Offline."""
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = from_env()
+    ctx.obj["debug"] = debug
+
+
+@cli.command("index")
+@corpus_option
+@index_option
+@json_option
+@click.option("--rebuild", is_flag=True, help="Re-embed everything, not just what changed.")
+@click.pass_context
+def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, as_json: bool,
+              rebuild: bool) -> None:
+    """Build or update the index (only changed sources are re-embedded)."""
+    from .build import update_index
+
+    settings = _settings(ctx, corpus, index_dir)
+    with _progress(not as_json) as progress:
+        report = update_index(settings, rebuild=rebuild, progress=progress, note=_err)
+    for w in report.warnings:
+        _err(f"warning: {w}")
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    if not report.touched:
+        click.echo(f"Index is up to date: {len(report.unchanged)} sources, {report.total} passages "
+                   f"({report.seconds:.2f} s).")
+        return
+    parts = [f"{len(report.added)} added", f"{len(report.changed)} changed",
+             f"{len(report.removed)} removed", f"{len(report.unchanged)} unchanged"]
+    why = f" (full rebuild: {report.reason})" if report.rebuilt else ""
+    click.echo(f"Indexed {settings.corpus_dir}: sources {', '.join(parts)}{why}.")
+    click.echo(f"Passages: {report.embedded} embedded, {report.reused} reused, {report.total} in "
+               f"total ({report.seconds:.1f} s).")
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many passages to show.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None,
+              help="Retrieval mode [default: hybrid].")
+@corpus_option
+@index_option
+@json_option
+@click.option("--no-refresh", is_flag=True, help="Answer from the index as it is, even if stale.")
+@click.pass_context
+def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus: Path | None,
+            index_dir: Path | None, as_json: bool, no_refresh: bool) -> None:
+    """Answer QUESTION with cited passages (builds the index on first use)."""
+    from .service import open_index
+
+    settings = _settings(ctx, corpus, index_dir)
+    q = _clean_question(question)
+    with _progress(not as_json) as progress:
+        opened = open_index(settings, refresh=not no_refresh, note=_err, progress=progress)
+    retriever = opened.retriever
+    limit = retriever.index.manifest["model"].get("max_seq_length", 256)
+    answer = retriever.ask(q, k=k, mode=mode)
+    if _too_long(retriever, q, limit):
+        _err(f"note: the question is longer than the model reads ({limit} tokens); only its start "
+             "was used for the dense search")
+    if as_json:
+        out = answer.as_json()
+        out["question"] = question
+        out["stale"] = opened.stale
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    from .render import print_answer
+
+    print_answer(answer)
+
+
+def _too_long(retriever: Any, q: str, limit: int) -> bool:
+    from .embedding import token_counter
+
+    try:
+        spec = retriever.encoder.spec
+    except AttributeError:
+        return False
+    return token_counter(spec)(q) > limit - 2
+
+
+@cli.command("sources")
+@corpus_option
+@index_option
+@json_option
+@click.pass_context
+def sources_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None,
+                as_json: bool) -> None:
+    """List the sources with their metadata and whether each is indexed, changed or new."""
+    from .catalog import list_sources
+
+    settings = _settings(ctx, corpus, index_dir)
+    rows, warnings = list_sources(settings)
+    for w in warnings:
+        _err(f"warning: {w}")
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
+        return
+    from .render import print_sources
+
+    print_sources(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors with the right exit code; tracebacks only with --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("ITSQA_DEBUG", "").lower() in ("1", "true", "yes")
+    try:
+        rv = cli.main(args=args, prog_name="itsqa", standalone_mode=False)
+    except click.exceptions.Abort:
+        _err("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ItsqaError as exc:
+        if debug:
+            traceback.print_exc()
+        _err(f"Error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("Interrupted.")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except Exception as exc:  # anything unforeseen still gets one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        _err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+#EVAL1
+
+#EVAL2

@@ -1,0 +1,71 @@
+"""Settings: one frozen object, read from the ITSQA_* environment variables and CLI options."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How sources are cut into passages. Stored in the manifest: a change forces a rebuild."""
+
+    target_chars: int = 700
+    max_chars: int = 1000
+    # Tokens the model reads per passage, less room for the title/heading context and [CLS]/[SEP].
+    max_tokens: int = 256
+    context_tokens: int = 40
+    overlap_sentences: int = 1
+    drop_furniture: bool = True
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "target_chars": self.target_chars,
+            "max_chars": self.max_chars,
+            "max_tokens": self.max_tokens,
+            "context_tokens": self.context_tokens,
+            "overlap_sentences": self.overlap_sentences,
+            "drop_furniture": self.drop_furniture,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where things are and how to retrieve."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    model_path: Path | None = None  # None: the bundled all-MiniLM-L6-v2
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    mode: str = "hybrid"
+    rrf_k: int = 60
+    # Below this best dense cosine the answer is flagged as not confident (see README, "confidence").
+    confidence_threshold: float = 0.35
+    debug: bool = False
+
+    def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
+        return replace(
+            self,
+            corpus_dir=corpus_dir if corpus_dir is not None else self.corpus_dir,
+            index_dir=index_dir if index_dir is not None else self.index_dir,
+        )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    """Settings with the ITSQA_* variables applied (ITSQA_CORPUS, ITSQA_INDEX, ITSQA_MODEL,
+    ITSQA_DEBUG)."""
+    env = dict(os.environ) if env is None else env
+    model = env.get("ITSQA_MODEL")
+    return Settings(
+        corpus_dir=Path(env.get("ITSQA_CORPUS") or "corpus"),
+        index_dir=Path(env.get("ITSQA_INDEX") or "index"),
+        model_path=Path(model) if model else None,
+        debug=_flag(env.get("ITSQA_DEBUG")),
+    )

@@ -1,0 +1,269 @@
+"""Finding and reading sources: files, formats, metadata and content hashes. No embedding here."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CorpusError
+from .furniture import Span, find_furniture
+
+METADATA_FILE = "sources.toml"
+TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf"}
+# Editor and download leftovers that are never sources.
+_TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.bak|\.orig)$|^#.*#$|^~\$")
+MAX_SOURCE_BYTES = int(os.environ.get("ITSQA_MAX_SOURCE_MB", "50")) * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """What is known about a source: from sources.toml, else the document, else the file name."""
+
+    title: str
+    publisher: str = ""
+    date: str = ""
+    url: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found in the corpus, before it is read."""
+
+    name: str  # path relative to the corpus folder, with forward slashes
+    path: Path
+    format: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A readable source: its text (offsets refer to this), metadata and furniture."""
+
+    name: str
+    path: Path
+    format: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    text: str
+    meta: SourceMeta
+    furniture: tuple[Span, ...] = ()
+    pages: tuple[tuple[int, int], ...] = ()  # PDF: (start, end) of each page in `text`
+    encoding: str = "utf-8"
+
+    def page_of(self, offset: int) -> int | None:
+        """1-based page number holding `offset`, for PDFs."""
+        for i, (s, e) in enumerate(self.pages):
+            if s <= offset < e or (offset == e and i == len(self.pages) - 1):
+                return i + 1
+        return None
+
+
+@dataclass
+class Scan:
+    """The result of looking at a corpus folder: files to index and warnings about the rest."""
+
+    files: list[SourceFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def file_title(name: str) -> str:
+    """A readable title from a file name: '2023-04-11-some-update.txt' -> 'Some update'."""
+    stem = Path(name).stem
+    stem = re.sub(r"^\d{4}(?:-\d{2}){0,2}[-_ ]*", "", stem)
+    words = re.sub(r"[-_]+", " ", stem).strip()
+    return (words[:1].upper() + words[1:]) if words else Path(name).name
+
+
+def check_corpus_dir(corpus_dir: Path) -> None:
+    if not corpus_dir.exists():
+        raise CorpusError(
+            f"corpus folder {corpus_dir} does not exist: create it and add .txt, .md, .html or .pdf "
+            "files, or point --corpus / ITSQA_CORPUS at your sources"
+        )
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"{corpus_dir} is a file, not a folder: --corpus needs a folder of sources")
+    if not os.access(corpus_dir, os.R_OK | os.X_OK):
+        raise CorpusError(f"corpus folder {corpus_dir} cannot be read: check its permissions")
+
+
+def _walk(corpus_dir: Path) -> Iterator[tuple[Path, str]]:
+    for root, dirs, names in os.walk(corpus_dir, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.startswith("__"))
+        for n in sorted(names):
+            yield Path(root) / n, n
+
+
+def scan(corpus_dir: Path) -> Scan:
+    """List the source files under `corpus_dir`, skipping (with a warning) what cannot be a source."""
+    check_corpus_dir(corpus_dir)
+    root = corpus_dir.resolve()
+    result = Scan()
+    for path, n in _walk(corpus_dir):
+        rel = path.relative_to(corpus_dir).as_posix()
+        if n.startswith(".") or _TEMP.search(n) or (rel == METADATA_FILE):
+            continue
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                result.warnings.append(f"skipped {rel}: a symbolic link that leaves the corpus folder")
+                continue
+        fmt = FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            result.warnings.append(f"skipped {rel}: not a supported format (.txt .md .html .pdf)")
+            continue
+        try:
+            st = path.stat()
+        except OSError as exc:
+            result.warnings.append(f"skipped {rel}: cannot be read ({exc.strerror})")
+            continue
+        if not path.is_file():
+            continue
+        if st.st_size > MAX_SOURCE_BYTES:
+            result.warnings.append(
+                f"skipped {rel}: {st.st_size // 2**20} MB is over the {MAX_SOURCE_BYTES // 2**20} MB "
+                "limit (raise ITSQA_MAX_SOURCE_MB to index it)"
+            )
+            continue
+        result.files.append(SourceFile(rel, path, fmt, st.st_size, st.st_mtime_ns))
+    return result
+
+
+def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
+    """The corpus metadata file: {file name: SourceMeta}. A broken file is a warning, not a stop."""
+    path = corpus_dir / METADATA_FILE
+    if not path.is_file():
+        return {}, []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"ignored {METADATA_FILE}: {exc} (fix the file to restore titles and publishers)"]
+    out: dict[str, SourceMeta] = {}
+    warnings: list[str] = []
+    for name, entry in data.items():
+        if not isinstance(entry, dict):
+            warnings.append(f"ignored [{name}] in {METADATA_FILE}: expected a table of fields")
+            continue
+        fields = {k: str(entry.get(k, "")) for k in ("title", "publisher", "date", "url", "note")}
+        out[name] = SourceMeta(**fields)
+    return out, warnings
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Bytes -> (text, encoding), newlines as Python's text mode reads them, so that
+    `open(path, encoding="utf-8").read()[start:end]` matches the offsets we store."""
+    try:
+        text, enc = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        try:
+            text, enc = data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            text, enc = data.decode("latin-1"), "latin-1"
+    return text.replace("\r\n", "\n").replace("\r", "\n"), enc
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return bool(head) and control / len(head) > 0.1
+
+
+def _read_html(data: bytes) -> tuple[str, SourceMeta]:
+    import trafilatura  # lazy: only HTML sources need it
+
+    html, _ = decode_text(data)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True) or ""
+    meta = trafilatura.extract_metadata(html)
+    return text, SourceMeta(
+        title=(meta.title if meta and meta.title else ""),
+        publisher=(meta.sitename if meta and meta.sitename else "")
+        or (meta.author if meta and meta.author else ""),
+        date=(meta.date if meta and meta.date else ""),
+        url=(meta.url if meta and meta.url else ""),
+    )
+
+
+def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]:
+    from pypdf import PdfReader  # lazy: only PDF sources need it
+
+    reader = PdfReader(str(path))
+    parts: list[str] = []
+    pages: list[tuple[int, int]] = []
+    pos = 0
+    for page in reader.pages:
+        t = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        pages.append((pos, pos + len(t)))
+        parts.append(t)
+        pos += len(t)
+    info = reader.metadata
+    date = ""
+    if info is not None and info.creation_date is not None:
+        date = info.creation_date.date().isoformat()
+    return "".join(parts), tuple(pages), SourceMeta(
+        title=str(info.title or "") if info is not None else "",
+        publisher=str(info.author or "") if info is not None else "",
+        date=date,
+    )
+
+
+def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | None, list[str]]:
+    """Read one source. Returns (None, warnings) when it cannot be used; never raises for bad data."""
+    warnings: list[str] = []
+    try:
+        data = sf.path.read_bytes()
+    except OSError as exc:
+        return None, [f"skipped {sf.name}: cannot be read ({exc.strerror or exc})"]
+    digest = hashlib.sha256(data).hexdigest()
+    pages: tuple[tuple[int, int], ...] = ()
+    own = SourceMeta(title="")
+    encoding = "utf-8"
+    try:
+        if sf.format == "pdf":
+            text, pages, own = _read_pdf(sf.path)
+        elif _looks_binary(data):
+            return None, [f"skipped {sf.name}: binary data, not {sf.format} text"]
+        elif sf.format == "html":
+            text, own = _read_html(data)
+        else:
+            text, encoding = decode_text(data)
+            if encoding != "utf-8":
+                warnings.append(
+                    f"{sf.name} is not UTF-8: read as {encoding}; save it as UTF-8 to silence this"
+                )
+    except Exception as exc:  # a broken PDF or HTML file must not stop the build
+        return None, [f"skipped {sf.name}: cannot be parsed as {sf.format} ({type(exc).__name__}: {exc})"]
+    if not text.strip():
+        return None, [f"skipped {sf.name}: no text in it"]
+    given = meta or SourceMeta(title="")
+    merged = SourceMeta(
+        title=given.title or own.title or file_title(sf.name),
+        publisher=given.publisher or own.publisher,
+        date=given.date or own.date,
+        url=given.url or own.url,
+        note=given.note,
+    )
+    furniture = tuple(find_furniture(text))
+    doc = Document(sf.name, sf.path, sf.format, digest, sf.size, sf.mtime_ns, text, merged,
+                   furniture, pages, encoding)
+    return doc, warnings

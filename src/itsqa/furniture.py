@@ -1,0 +1,106 @@
+"""Page furniture: the parts of a captured web page that are not the article.
+
+Pure text -> character spans. The rules look at the shape of a line (links, credits, breadcrumbs,
+tag lists, trailing "more news" or contact blocks), not at any one source, so they carry over to new
+captures. Each span carries the rule that found it so `itsqa sources` can report it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    rule: str
+
+
+_CREDIT = re.compile(
+    r"(?i)^(?:(?:image|photo|picture|photograph)(?: credit)?s?\s*[:\-–]|.{0,50}\s[-–|]\s*"
+    r"(?:fotolia|getty images|shutterstock|alamy|istock(?:photo)?|adobe stock|reuters|pa images)\b)"
+)
+_LINK = re.compile(
+    r"(?i)^(?:read (?:more|full|the full|hansard)|find out more|learn more|click here|"
+    r"book (?:your )?tickets|subscribe|sign up|share (?:this|on)|follow us|back to top|"
+    r"see also|print this|download (?:the )?pdf|view (?:all|more))\b"
+)
+# A line that opens a block running to the end of the page (only honoured in the page's last part).
+_TAIL_OPENER = re.compile(
+    r"(?i)^(?:more news|latest news|related (?:articles|news|content|stories|topics)|"
+    r"you (?:may|might) also like|recommended(?: for you)?|key contacts?|contact us|"
+    r"about the author|subscribe to .*|.*\bcareers|newsletter|tags?|topics)\s*:?\s*$"
+)
+_RELATIVE_TIME = re.compile(
+    r"(?i)^\(?\d+\s+(?:years?|months?|weeks?|days?|hours?)(?:,\s*\d+\s+\w+)*\s+ago\)?$"
+)
+_CONTACT = re.compile(
+    r"(?i)(?:\b(?:tel(?:ephone)?|phone)\b.{0,20}\+?\d[\d ()-]{6,}|\[email[^\]]*\]|\b[\w.+-]+@[\w-]+\.[\w.]+)"
+)
+_SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each non-blank line, whitespace trimmed."""
+    spans = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group()
+        stripped = line.strip()
+        if not stripped:
+            continue
+        lead = len(line) - len(line.lstrip())
+        spans.append((m.start() + lead, m.start() + lead + len(stripped)))
+    return spans
+
+
+def _is_breadcrumb(line: str) -> bool:
+    tokens = line.split()
+    punct = sum(1 for t in tokens if not any(c.isalnum() for c in t))
+    return len(line) <= 80 and punct >= 3
+
+
+def find_furniture(text: str) -> list[Span]:
+    """Spans of `text` that are page furniture, in order, not overlapping."""
+    lines = _lines(text)
+    if not lines:
+        return []
+    n = len(text)
+    marked: dict[int, str] = {}
+    for i, (s, e) in enumerate(lines):
+        line = text[s:e]
+        if len(line) <= 120 and _CREDIT.search(line):
+            marked[i] = "image credit"
+        elif len(line) <= 120 and _LINK.search(line):
+            marked[i] = "link"
+        elif _RELATIVE_TIME.match(line) or _is_breadcrumb(line):
+            marked[i] = "page chrome"
+        elif len(line) <= 600 and _CONTACT.search(line):
+            marked[i] = "contact details"
+    # A tail block: from its opener to the end, when the opener sits in the last 45% of the page.
+    for i, (s, e) in enumerate(lines):
+        if s >= 0.55 * n and len(text[s:e]) <= 80 and _TAIL_OPENER.match(text[s:e]):
+            for j in range(i, len(lines)):
+                marked.setdefault(j, "trailing block")
+            break
+    # A trailing run of short label lines with no sentence punctuation (tag lists, section links).
+    j = len(lines) - 1
+    while j >= 0 and j not in marked:
+        s, e = lines[j]
+        line = text[s:e]
+        if len(line) > 40 or _SENTENCE_END.search(line):
+            break
+        j -= 1
+    if j < len(lines) - 1 and j >= 0 and j in marked:
+        for k in range(j + 1, len(lines)):
+            marked[k] = "tag list"
+    spans: list[Span] = []
+    for i in sorted(marked):
+        s, e = lines[i]
+        rule = marked[i]
+        if spans and spans[-1].rule == rule and text[spans[-1].end : s].strip() == "":
+            spans[-1] = Span(spans[-1].start, e, rule)
+        else:
+            spans.append(Span(s, e, rule))
+    return spans

@@ -1,0 +1,74 @@
+"""Terminal output (rich): wrapped to the terminal, 80 columns when not a terminal. Passage text
+is never read as markup, so a source cannot inject styles or control sequences."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from .catalog import SourceRow
+    from .retrieval import Answer, Citation
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False, emoji=False)
+
+
+def _printable(s: str) -> str:
+    return "".join(c if c.isprintable() or c == "\n" else " " for c in s)
+
+
+def cite_line(c: Citation) -> str:
+    pub = ", ".join(x for x in (c.publisher, c.date) if x)
+    head = f"{c.title} — {pub}" if pub else c.title
+    where = f"page {c.page}, " if c.page else ""
+    return f"{head}\n{c.source}: {where}characters {c.start}–{c.end}"
+
+
+def print_answer(answer: Answer) -> None:
+    con = _console()
+    if not answer.hits:
+        con.print("No passages found.")
+        return
+    if not answer.confident:
+        con.print(Text("Nothing in the corpus clearly answers this question; the nearest passages "
+                       "are below.", style="bold yellow"))
+    elif answer.best_answer:
+        t = Text("Answer: ", style="bold")
+        t.append(_printable(answer.best_answer))
+        con.print(t)
+    for h in answer.hits:
+        con.print()
+        head = Text(f"[{h.rank}] ", style="bold cyan")
+        head.append(f"score {h.score:.3f}  ", style="dim")
+        head.append(_printable(cite_line(h.citation)))
+        con.print(head)
+        body = Text(_printable(h.text.strip("\n")))
+        lead = len(h.text) - len(h.text.lstrip("\n"))
+        for s, e in h.highlights:
+            body.stylize("bold", max(0, s - lead), max(0, e - lead))
+        con.print(body)
+        if h.also_in:
+            also = "; ".join(f"{a.title} ({a.source}: {a.start}–{a.end})" for a in h.also_in)
+            con.print(Text(_printable(f"also in: {also}"), style="dim"))
+
+
+def print_sources(rows: list[SourceRow]) -> None:
+    con = _console()
+    if not rows:
+        con.print("No sources.")
+        return
+    for r in rows:
+        t = Text(f"{r.status:9} ", style="bold green" if r.status == "indexed" else "bold yellow")
+        t.append(_printable(r.name))
+        con.print(t)
+        meta = ", ".join(x for x in (r.publisher, r.date, r.format) if x)
+        line = f"          {r.title}" + (f" — {meta}" if meta else "")
+        if r.chunks is not None:
+            line += f"; {r.chunks} passages"
+        if r.furniture_chars:
+            line += f"; {r.furniture_chars} characters of page furniture left out"
+        con.print(Text(_printable(line)))

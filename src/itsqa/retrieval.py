@@ -1,0 +1,276 @@
+"""Question -> ranked, cited passages: dense (FAISS) and BM25 rankings fused by reciprocal rank,
+syndicated copies folded into one result, the answering sentences marked. Writes no files."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import lexical
+from .config import Settings
+from .embedding import Encoder
+from .errors import UsageError
+from .store import ChunkRecord, LoadedIndex
+
+MODES = ("hybrid", "dense", "bm25")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a passage stands: enough to open the file and find it."""
+
+    source: str  # the path as the user would open it
+    name: str  # the path inside the corpus
+    title: str
+    publisher: str
+    date: str
+    url: str
+    start: int
+    end: int
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: a passage, its score and citation, copies elsewhere and what to read first."""
+
+    rank: int
+    score: float
+    text: str
+    citation: Citation
+    heading: str = ""
+    row: int = -1
+    also_in: tuple[Citation, ...] = ()
+    highlights: tuple[tuple[int, int], ...] = ()  # offsets within `text`
+
+    def as_json(self) -> dict[str, Any]:
+        c = self.citation
+        return {
+            "rank": self.rank, "score": round(self.score, 6), "text": self.text,
+            "source": c.source, "title": c.title, "publisher": c.publisher, "date": c.date,
+            "url": c.url, "start": c.start, "end": c.end, "page": c.page,
+            "also_in": [{"source": a.source, "title": a.title, "publisher": a.publisher,
+                         "date": a.date, "start": a.start, "end": a.end, "page": a.page}
+                        for a in self.also_in],
+            "highlights": [list(h) for h in self.highlights],
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The passages for a question, a one-line best answer and whether to trust them."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    confident: bool
+    best_answer: str = ""
+    top_similarity: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"question": self.question, "confident": self.confident,
+                "best_answer": self.best_answer,
+                "results": [h.as_json() for h in self.hits]}
+
+
+def display_path(corpus_dir: Path, name: str) -> str:
+    """The source's path as the user would open it: relative to the working directory when the
+    corpus is under it, else absolute."""
+    full = (corpus_dir / name).absolute()
+    try:
+        return full.relative_to(Path(os.getcwd()).absolute()).as_posix()
+    except ValueError:
+        return full.as_posix()
+
+
+def fold_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def _shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = fold_words(text)
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def near_duplicate(a: set[tuple[str, ...]], b: set[tuple[str, ...]], threshold: float = 0.5) -> bool:
+    """True when most of the shorter passage's 5-word runs also stand in the other."""
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= threshold
+
+
+def _date_key(date: str) -> str:
+    """Sortable, with a partial date ('2023-03') taken as the end of its period; unknown last."""
+    if not date:
+        return "9999"
+    parts = date.split("-")
+    return "-".join(parts + ["12", "31"][len(parts) - 1 :]) if len(parts) < 3 else date
+
+
+class Retriever:
+    """Ranks the passages of one loaded index. The encoder is made on first use."""
+
+    def __init__(self, settings: Settings, index: LoadedIndex,
+                 encoder_factory: Callable[[], Encoder]) -> None:
+        self.settings = settings
+        self.index = index
+        self._encoder_factory = encoder_factory
+        self._encoder: Encoder | None = None
+        self._shingle_cache: dict[int, set[tuple[str, ...]]] = {}
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def encode_query(self, question: str) -> Any:
+        return self.encoder.encode([question])
+
+    # -- ranking ----------------------------------------------------------------------------
+    def dense(self, qvec: Any, depth: int) -> list[tuple[int, float]]:
+        n = self.index.faiss_index.ntotal
+        scores, rows = self.index.faiss_index.search(qvec, min(depth, n))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def bm25(self, question: str, depth: int) -> list[tuple[int, float]]:
+        import numpy as np
+
+        s = lexical.scores(self.index.bm25, question, len(self.index.chunks))
+        top = np.argsort(-s, kind="stable")[:depth]
+        return [(int(r), float(s[r])) for r in top if s[r] > 0]
+
+    def rank(self, question: str, mode: str = "hybrid", depth: int = 100,
+             qvec: Any = None) -> tuple[list[tuple[int, float]], float]:
+        """(row, score) best first, and the best dense cosine (for confidence)."""
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+        n = len(self.index.chunks)
+        if n == 0:
+            return [], 0.0
+        depth = min(max(depth, 1), n)
+        dense: list[tuple[int, float]] = []
+        top_sim = 0.0
+        if mode in ("dense", "hybrid"):
+            dense = self.dense(qvec if qvec is not None else self.encode_query(question), depth)
+            top_sim = dense[0][1] if dense else 0.0
+        if mode == "dense":
+            return dense, top_sim
+        lex = self.bm25(question, depth)
+        if mode == "bm25":
+            return lex, top_sim
+        k = self.settings.rrf_k
+        fused: dict[int, float] = {}
+        for ranking in (dense, lex):
+            for r, (row, _) in enumerate(ranking):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (k + r + 1)
+        order = sorted(fused.items(), key=lambda x: (-x[1], x[0]))
+        return order, top_sim
+
+    # -- answering --------------------------------------------------------------------------
+    def citation(self, rec: ChunkRecord) -> Citation:
+        src = self.index.sources.get(rec.source, {})
+        return Citation(
+            source=display_path(self.settings.corpus_dir, rec.source), name=rec.source,
+            title=src.get("title", rec.source), publisher=src.get("publisher", ""),
+            date=src.get("date", ""), url=src.get("url", ""), start=rec.start, end=rec.end,
+            page=rec.page,
+        )
+
+    def _shingles_of(self, row: int) -> set[tuple[str, ...]]:
+        if row not in self._shingle_cache:
+            self._shingle_cache[row] = _shingles(self.index.chunks[row].text)
+        return self._shingle_cache[row]
+
+    def select(self, ranked: list[tuple[int, float]], k: int, dedup: bool = True
+               ) -> list[tuple[int, float, list[int]]]:
+        """The top k distinct passages: near-duplicates fold into the first one's group, which
+        is then shown from its earliest-dated source."""
+        groups: list[tuple[int, float, list[int]]] = []
+        # Look a little past the k-th result so that copies of what is shown are listed too.
+        limit = min(len(ranked), max(3 * k, k + 20)) if dedup else min(len(ranked), k)
+        for row, score in ranked[:limit]:
+            if dedup:
+                sh = self._shingles_of(row)
+                home = next((g for g in groups
+                             if any(near_duplicate(sh, self._shingles_of(m)) for m in [g[0], *g[2]])),
+                            None)
+                if home is not None:
+                    home[2].append(row)
+                    continue
+            if len(groups) < k:
+                groups.append((row, score, []))
+        out = []
+        for row, score, others in groups:
+            members = [row, *others]
+            srcs = self.index.sources
+            best = min(members, key=lambda m: (_date_key(srcs.get(self.index.chunks[m].source, {})
+                                                         .get("date", "")), members.index(m)))
+            rest = [m for m in members if m != best]
+            seen = {self.index.chunks[best].source}
+            uniq = []
+            for m in rest:
+                if self.index.chunks[m].source not in seen:
+                    seen.add(self.index.chunks[m].source)
+                    uniq.append(m)
+            out.append((best, score, uniq))
+        return out
+
+    def ask(self, question: str, k: int = 5, mode: str | None = None, highlight: bool = True
+            ) -> Answer:
+        """The k best distinct passages for `question`, cited, with the answer marked."""
+        mode = mode or self.settings.mode
+        qvec = self.encode_query(question) if mode in ("dense", "hybrid") else None
+        ranked, top_sim = self.rank(question, mode, depth=max(100, 4 * k), qvec=qvec)
+        if mode == "bm25":
+            qvec = self.encode_query(question)
+            top_sim = self.dense(qvec, 1)[0][1] if self.index.chunks else 0.0
+        chosen = self.select(ranked, k)
+        hits = []
+        for i, (row, score, others) in enumerate(chosen):
+            rec = self.index.chunks[row]
+            hits.append(Hit(rank=i + 1, score=score, text=rec.text, citation=self.citation(rec),
+                            heading=rec.heading, row=row,
+                            also_in=tuple(self.citation(self.index.chunks[m]) for m in others)))
+        best = ""
+        if highlight and hits:
+            hits, best = self._highlight(qvec, hits)
+        confident = top_sim >= self.settings.confidence_threshold
+        return Answer(question, tuple(hits), confident, best, top_sim)
+
+    def _highlight(self, qvec: Any, hits: list[Hit]) -> tuple[list[Hit], str]:
+        """Mark the sentence(s) of each passage closest to the question."""
+        from .chunking import paragraphs, sentences
+
+        spans: list[tuple[int, int, int]] = []  # (hit index, start, end) within the hit's text
+        for i, h in enumerate(hits):
+            for ps, pe in paragraphs(h.text):
+                spans.extend((i, s, e) for s, e in sentences(h.text, ps, pe))
+        if not spans:
+            return hits, ""
+        vecs = self.encoder.encode([hits[i].text[s:e] for i, s, e in spans])
+        sims = vecs @ qvec[0]
+        out = []
+        best_text, best_sim = "", -1.0
+        for i, h in enumerate(hits):
+            idx = [j for j, sp in enumerate(spans) if sp[0] == i]
+            if not idx:
+                out.append(h)
+                continue
+            top = max(idx, key=lambda j: sims[j])
+            marks = [j for j in idx if sims[j] >= sims[top] - 0.03 and sims[j] > 0.2] or [top]
+            marks = sorted(marks, key=lambda j: -sims[j])[:2]
+            ranges = tuple(sorted((spans[j][1], spans[j][2]) for j in marks))
+            out.append(Hit(h.rank, h.score, h.text, h.citation, h.heading, h.row, h.also_in, ranges))
+            # The one-line answer: the best sentence of the top passages, the top passage favoured.
+            weighted = float(sims[top]) + (0.05 if i == 0 else 0.0)
+            if i < 3 and weighted > best_sim:
+                best_sim, best_text = weighted, h.text[spans[top][1] : spans[top][2]]
+        return out, " ".join(best_text.split())

@@ -1,0 +1,298 @@
+"""The on-disk index: generations swapped in atomically, a manifest with checksums, a build lock.
+
+Layout of an index folder:
+
+    CURRENT            {"generation": "gen-..."}: replaced atomically; readers follow it
+    LOCK               held (flock) by the one build running
+    gen-*/             one complete index: manifest.json, vectors.faiss, embeddings.npy,
+                       chunks.json, sources.json, texts.json, bm25/ (bm25s arrays + vocab)
+    models/<key>/      the ONNX export of the model, shared by generations
+
+Nothing here is unpickled or executed: FAISS files, numpy arrays (allow_pickle=False) and JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import BadIndexError, IndexLockedError, ItsqaError
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = "LOCK"
+MANIFEST = "manifest.json"
+# Exact search while it is fast enough; HNSW beyond (see benchmarks/RESULTS.md).
+EXACT_SEARCH_MAX = 200_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 200
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One row of the chunk table; row i is vector i in the FAISS index."""
+
+    source: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    heading: str
+    embed_hash: str
+    page: int | None = None
+
+
+@dataclass
+class LoadedIndex:
+    """An index read back from disk and checked."""
+
+    path: Path
+    manifest: dict[str, Any]
+    chunks: list[ChunkRecord]
+    sources: dict[str, dict[str, Any]]
+    texts: dict[str, str]
+    faiss_index: Any
+    bm25: dict[str, Any]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["model"]["dimension"])
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary sibling, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Serialise builds: the second waits for the first (and then finds little to do)."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fh = (index_dir / LOCK).open("a+")
+    except OSError as exc:
+        raise ItsqaError(
+            f"cannot write to the index folder {index_dir} ({exc.strerror}): choose a writable "
+            "--index folder or fix its permissions"
+        ) from exc
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IndexLockedError(
+                        f"another itsqa build has held {index_dir / LOCK} for {timeout:.0f} s: "
+                        "wait for it to finish, then try again"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The folder CURRENT points to, or None when there is no index yet."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    try:
+        name = json.loads(pointer.read_text(encoding="utf-8"))["generation"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadIndexError(f"{pointer} is damaged ({exc})") from exc
+    if not isinstance(name, str) or "/" in name or not name.startswith("gen-"):
+        raise BadIndexError(f"{pointer} names no valid generation")
+    return index_dir / name
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None
+    try:
+        data = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadIndexError(f"the index manifest in {gen} cannot be read ({exc})") from exc
+    if not isinstance(data, dict):
+        raise BadIndexError(f"the index manifest in {gen} is not a JSON object")
+    return data
+
+
+def new_generation_dir(index_dir: Path) -> Path:
+    """A fresh, hidden folder to write a generation into (renamed into place by `commit`)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-gen-", dir=index_dir))
+    tmp.chmod(0o755)
+    return tmp
+
+
+def commit_generation(index_dir: Path, tmp: Path, manifest: dict[str, Any]) -> Path:
+    """Checksum the files, write the manifest, move the folder into place, point CURRENT at it,
+    then remove older generations. A crash at any point leaves the previous index in force."""
+    manifest = dict(manifest)
+    manifest["files"] = {p.relative_to(tmp).as_posix(): [p.stat().st_size, file_digest(p)]
+                         for p in _files_under(tmp)}
+    write_json_atomic(tmp / MANIFEST, manifest)
+    for p in [tmp, *tmp.rglob("*")]:
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{tmp.name[-6:]}"
+    final = index_dir / name
+    os.replace(tmp, final)
+    write_json_atomic(index_dir / CURRENT, {"generation": name})
+    cleanup(index_dir, keep=name)
+    return final
+
+
+def cleanup(index_dir: Path, keep: str | None) -> None:
+    """Remove generations other than `keep` and leftovers of interrupted builds (call under lock)."""
+    for p in index_dir.iterdir():
+        if p.is_dir() and (p.name.startswith(".tmp-gen-") or (p.name.startswith("gen-") and p.name != keep)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None) -> None:
+    """Refuse an index whose files are missing, altered or from another format or model."""
+    fv = manifest.get("format_version")
+    if fv != FORMAT_VERSION:
+        raise BadIndexError(f"the index was written in format {fv!r}; this itsqa reads format "
+                            f"{FORMAT_VERSION}")
+    if model_key is not None and manifest.get("model", {}).get("key") != model_key:
+        raise BadIndexError("the index was built with another model "
+                            f"({manifest.get('model', {}).get('name')!r})")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BadIndexError("the index manifest lists no files")
+    for rel, entry in files.items():
+        p = gen / rel
+        if not p.is_file():
+            raise BadIndexError(f"index file {rel} is missing")
+        size, digest = entry
+        if p.stat().st_size != size:
+            raise BadIndexError(f"index file {rel} has the wrong size (truncated or altered)")
+        if file_digest(p) != digest:
+            raise BadIndexError(f"index file {rel} does not match its checksum (altered)")
+
+
+def load(index_dir: Path, *, model_key: str | None = None, attempts: int = 3) -> LoadedIndex | None:
+    """Read and check the current index; None when there is none. Retries when a concurrent
+    build swaps generations mid-read."""
+    for attempt in range(attempts):
+        gen = current_generation(index_dir)
+        if gen is None:
+            return None
+        try:
+            return _load_generation(gen, model_key)
+        except BadIndexError:
+            if attempt + 1 < attempts and current_generation(index_dir) != gen:
+                continue
+            raise
+    return None
+
+
+def _load_generation(gen: Path, model_key: str | None) -> LoadedIndex:
+    import faiss
+    import numpy as np
+
+    try:
+        manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadIndexError(f"the index manifest in {gen.name} cannot be read ({exc})") from exc
+    verify(gen, manifest, model_key=model_key)
+    try:
+        rows = json.loads((gen / "chunks.json").read_text(encoding="utf-8"))
+        chunks = [ChunkRecord(**r) for r in rows]
+        sources = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
+        texts = json.loads((gen / "texts.json").read_text(encoding="utf-8"))
+        index = faiss.read_index(str(gen / "vectors.faiss"))
+        bm25 = {
+            "data": np.load(gen / "bm25" / "data.npy", allow_pickle=False),
+            "indices": np.load(gen / "bm25" / "indices.npy", allow_pickle=False),
+            "indptr": np.load(gen / "bm25" / "indptr.npy", allow_pickle=False),
+            "vocab": json.loads((gen / "bm25" / "vocab.json").read_text(encoding="utf-8")),
+            "stopwords": json.loads((gen / "bm25" / "stopwords.json").read_text(encoding="utf-8")),
+        }
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
+    dim = int(manifest.get("model", {}).get("dimension", -1))
+    if index.ntotal != len(chunks) or index.d != dim:
+        raise BadIndexError(f"the index in {gen.name} is inconsistent: {index.ntotal} vectors of "
+                            f"dimension {index.d} for {len(chunks)} chunks of dimension {dim}")
+    # bm25s lists an empty token last in its vocabulary, with no column of its own.
+    if len(bm25["indptr"]) not in (len(bm25["vocab"]), len(bm25["vocab"]) + 1):
+        raise BadIndexError(f"the BM25 tables in {gen.name} disagree with their vocabulary")
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25)
+
+
+def load_embeddings(gen: Path) -> Any:
+    import numpy as np
+
+    return np.load(gen / "embeddings.npy", allow_pickle=False)
+
+
+def make_faiss_index(vectors: Any) -> Any:
+    """Exact inner-product search for small corpora, HNSW beyond EXACT_SEARCH_MAX vectors."""
+    import faiss
+
+    n, dim = vectors.shape
+    if n <= EXACT_SEARCH_MAX:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if n:
+        index.add(vectors)
+    return index
+
+
+def manifest_base(model: dict[str, Any], chunking: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "itsqa_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": model,
+        "chunking": chunking,
+    }
