@@ -210,6 +210,6 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-#EVAL1
+from .cli_eval import eval_cmd  # noqa: E402  (registers `itsqa eval`)
 
-#EVAL2
+cli.add_command(eval_cmd)
