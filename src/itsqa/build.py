@@ -229,7 +229,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             skipped.append(name)
             continue
         chunks = chunk_text(doc.text, settings.chunking,
-                            doc.furniture if settings.chunking.drop_furniture else (), count)
+                            doc.furniture if settings.chunking.drop_furniture else (), count,
+                            breaks=[start for start, _ in doc.pages])
         for c in chunks:
             et = embed_text(doc.meta.title, c.heading, c.text)
             records.append(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,

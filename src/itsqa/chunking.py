@@ -85,7 +85,7 @@ def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[
     s = start
     while s < end:
         e = min(end, s + max_chars)
-        while e < end and not fits(s, e):
+        while e - s > 1 and not fits(s, e):
             e = s + (e - s) * 3 // 4
         if e < end:
             space = text.rfind(" ", s + 1, e)
@@ -105,8 +105,10 @@ def chunk_text(
     settings: ChunkSettings | None = None,
     furniture: Sequence[Span] = (),
     count_tokens: TokenCounter | None = None,
+    breaks: Sequence[int] = (),
 ) -> list[Chunk]:
-    """Cut `text` into passages, skipping furniture spans."""
+    """Cut `text` into passages, skipping furniture spans. No passage crosses an offset in
+    `breaks` (page starts in a PDF), so each passage has one page."""
     cfg = settings or ChunkSettings()
     count = count_tokens or _approx_tokens
     token_budget = cfg.max_tokens - 2 - cfg.context_tokens
@@ -118,7 +120,13 @@ def chunk_text(
     blocks: list[list[_Unit]] = [[]]
     fi = 0
     furn = sorted(furniture, key=lambda sp: sp.start)
+    pending_breaks = sorted(b for b in breaks if b > 0)
     for ps, pe in paragraphs(text):
+        if pending_breaks and ps >= pending_breaks[0]:
+            while pending_breaks and ps >= pending_breaks[0]:
+                pending_breaks.pop(0)
+            if blocks[-1]:
+                blocks.append([])
         in_furniture = False
         while fi < len(furn) and furn[fi].end <= ps:
             fi += 1
@@ -154,8 +162,6 @@ def chunk_text(
                 # A short remainder (or headings with nothing after them) joins the passage before.
                 last = chunks.pop()
                 s, head = last.start, last.heading
-            elif all(u.heading for u in units) and len(block) > len(units):
-                return
             chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
 
         for i, unit in enumerate(block):
@@ -172,6 +178,9 @@ def chunk_text(
             if not current:
                 current = [unit]
                 current_heading = heading
+                continue
+            if all(u.heading for u in current) and fits(current[0].start, unit.end):
+                current.append(unit)  # a heading always leads into its first sentence
                 continue
             if unit.end - current[0].start <= cfg.target_chars and fits(current[0].start, unit.end):
                 # Prefer to break at a paragraph when the paragraph would not fit whole.

@@ -68,7 +68,44 @@ index_option = click.option("--index", "index_dir", type=PATH_DIR, default=None,
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Failure(click.ClickException):
+    """An ItsqaError on its way out: `Error: <message>` on one line, with the error's exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _debug(ctx: click.Context) -> bool:
+    env = os.environ.get("ITSQA_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    return env or bool((ctx.obj or {}).get("debug"))
+
+
+class ItsqaGroup(click.Group):
+    """Maps library errors to one-line messages and exit codes (1 failure, 2 misuse); a
+    traceback only with --debug or ITSQA_DEBUG=1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except ItsqaError as exc:
+            if _debug(ctx):
+                traceback.print_exc()
+            raise Failure(str(exc), exc.exit_code) from exc
+        except KeyboardInterrupt:
+            raise click.exceptions.Abort() from None
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # anything unforeseen still gets one line, not a traceback
+            if _debug(ctx):
+                traceback.print_exc()
+            raise Failure(f"unexpected {type(exc).__name__}: {exc} (run with --debug for "
+                          "details)", 1) from exc
+
+
+@click.group(cls=ItsqaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="itsqa")
 @click.option("--debug", is_flag=True, envvar="ITSQA_DEBUG", help="Show tracebacks on errors.")
 @click.pass_context
@@ -180,34 +217,12 @@ def sources_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None,
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one-line errors with the right exit code; tracebacks only with --debug."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("ITSQA_DEBUG", "").lower() in ("1", "true", "yes")
+    """Entry point for the console script."""
     try:
-        rv = cli.main(args=args, prog_name="itsqa", standalone_mode=False)
-    except click.exceptions.Abort:
-        _err("Aborted.")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ItsqaError as exc:
-        if debug:
-            traceback.print_exc()
-        _err(f"Error: {exc}")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _err("Interrupted.")
-        sys.exit(130)
-    except BrokenPipeError:
+        cli.main(args=argv, prog_name="itsqa")
+    except BrokenPipeError:  # `itsqa ask ... | head`
         sys.stderr.close()
         sys.exit(1)
-    except Exception as exc:  # anything unforeseen still gets one line, not a traceback
-        if debug:
-            traceback.print_exc()
-        _err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
-        sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 from .cli_eval import eval_cmd  # noqa: E402  (registers `itsqa eval`)

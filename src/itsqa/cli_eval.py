@@ -222,10 +222,10 @@ def _beir_peers(ds: BeirDataset, retriever: Retriever, cache: Path) -> list[Beir
 
     ids = list(ds.corpus)
     items = [Window(d, 0, 0, "") for d in ids]
-    texts = [f"{t} {x}".strip() if t and not fold(x).startswith(fold(t)) else x
-             for t, x in (ds.corpus[d] for d in ids)]
+    # As the published peers did: title and text joined, even where the text repeats the title.
+    texts = [f"{t} {x}".strip() for t, x in (ds.corpus[d] for d in ids)]
     key = retriever.index.manifest["model"]["key"]
-    vec_file = cache / f"peer-dense-{key}.npy"
+    vec_file = cache / f"peer-dense-title-text-{key}.npy"
     vectors = np.load(vec_file, allow_pickle=False) if vec_file.is_file() else None
     if vectors is not None and len(vectors) != len(ids):
         vectors = None
@@ -247,9 +247,9 @@ def _beir_peers(ds: BeirDataset, retriever: Retriever, cache: Path) -> list[Beir
 def _print_table(rows: list[tuple[str, dict[str, float]]], keys: list[str], title: str) -> None:
     click.echo(title)
     width = max(len(r[0]) for r in rows) + 2
-    click.echo(f"{'mode':<{width}}" + "".join(f"{k:>10}" for k in keys))
+    click.echo(f"{'mode':<{width}}" + "".join(f"{k:>11}" for k in keys))
     for label, metrics in rows:
-        click.echo(f"{label:<{width}}" + "".join(f"{metrics.get(k, float('nan')):>10.3f}"
+        click.echo(f"{label:<{width}}" + "".join(f"{metrics.get(k, float('nan')):>11.3f}"
                                                  for k in keys))
 
 

@@ -48,7 +48,9 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
                     "from it as it is")
                 stale = True
             else:
-                if manifest is not None:
+                if manifest is not None and p.full_rebuild:
+                    say(f"rebuilding the index ({p.full_rebuild})")
+                elif manifest is not None:
                     say("sources changed since the index was built: updating it first")
                 else:
                     say(f"building the index in {settings.index_dir} (first use)")

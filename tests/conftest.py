@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DIM = 384
+
+
+class FakeEncoder:
+    """Deterministic bag-of-words vectors (hashed words, L2-normalised): fast, and similar texts
+    get similar vectors, so ranking tests mean something without the real model."""
+
+    name = "fake"
+
+    def __init__(self, spec=None) -> None:
+        self.spec = spec
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                h = int(hashlib.md5(w.encode()).hexdigest(), 16)
+                out[i, h % DIM] += 1.0
+            out[i, 0] += 1e-3
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        if progress:
+            progress(len(texts))
+        return out
+
+
+@pytest.fixture
+def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:
+    """Replace the model everywhere it is loaded; count how often it is asked to encode."""
+    enc = FakeEncoder()
+
+    def load(spec, index_dir=None, *, export=False, note=None):
+        enc.spec = spec
+        return enc
+
+    import itsqa.build
+    import itsqa.service
+
+    monkeypatch.setattr(itsqa.build, "load_encoder", load)
+    monkeypatch.setattr(itsqa.service, "load_encoder", load)
+    return enc
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """The project's corpus (with its metadata) copied into tmp_path/corpus."""
+    dst = tmp_path / "corpus"
+    shutil.copytree(CORPUS, dst)
+    return dst
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

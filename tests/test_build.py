@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from itsqa import store
+from itsqa.build import update_index
+from itsqa.config import Settings
+from itsqa.errors import CorpusError
+from itsqa.service import open_index
+
+from .conftest import ROOT
+from .pdfmaker import make_pdf
+
+BS = "2023-04-11-burges-salmon-government-publishes-its.txt"
+WIGGIN = "2023-lexology-wiggin-government-publishes-new-its.txt"
+
+
+def make_settings(corpus: Path, tmp_path: Path) -> Settings:
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+def test_second_build_embeds_nothing_and_loads_no_model(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    first = update_index(s)
+    calls = fake_encoder.calls
+    second = update_index(s)
+    assert second.embedded == 0 and not second.touched
+    assert second.total == first.total
+    assert fake_encoder.calls == calls
+    assert set(second.unchanged) == {p.name for p in corpus_copy.glob("*.txt")}
+
+
+def test_edit_add_remove(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    first = update_index(s)
+    path = corpus_copy / BS
+    text = path.read_text(encoding="utf-8")
+    marker = "The zebra crossing pilot in Swindon proved the envoy network works."
+    path.write_text(text.replace("Key principles", marker + "\n\nKey principles", 1),
+                    encoding="utf-8")
+    (corpus_copy / "2024-new-source.md").write_text(
+        "# Aardvark policy\n\nThe aardvark strategy sets out burrowing priorities.\n",
+        encoding="utf-8")
+    (corpus_copy / WIGGIN).unlink()
+    report = update_index(s)
+    assert report.changed == (BS,)
+    assert report.added == ("2024-new-source.md",)
+    assert report.removed == (WIGGIN,)
+    assert 1 <= report.embedded <= 3, "only the edited passage(s) and the new source are embedded"
+    assert report.reused >= first.total - 10
+    r = open_index(s, refresh=False).retriever
+    assert r.ask("zebra crossing pilot Swindon", k=1).hits[0].citation.name == BS
+    assert r.ask("aardvark burrowing strategy", k=1).hits[0].citation.name == "2024-new-source.md"
+    assert all(c.source != WIGGIN for c in r.index.chunks)
+
+
+def test_ask_refreshes_a_stale_index(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    (corpus_copy / "2025-okapi.txt").write_text("Okapi diplomacy is the newest lever.\n",
+                                                encoding="utf-8")
+    stale = open_index(s, refresh=False)
+    assert stale.stale
+    assert all(c.source != "2025-okapi.txt" for c in stale.retriever.index.chunks)
+    notes: list[str] = []
+    fresh = open_index(s, refresh=True, note=notes.append)
+    assert fresh.report is not None and fresh.report.added == ("2025-okapi.txt",)
+    assert any("updating" in n for n in notes)
+    assert fresh.retriever.ask("okapi diplomacy", k=1).hits[0].citation.name == "2025-okapi.txt"
+
+
+def test_touch_without_change_rehashes_once(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    p = corpus_copy / BS
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10_000_000_000))
+    report = update_index(s)
+    assert report.embedded == 0 and not report.touched
+    manifest = store.read_manifest(s.index_dir)
+    assert manifest is not None
+    assert manifest["sources"][BS]["mtime_ns"] == p.stat().st_mtime_ns
+
+
+def test_metadata_edit_changes_citations(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    toml = corpus_copy / "sources.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('publisher = "Burges Salmon LLP"',
+                                                             'publisher = "BS Law"'),
+                    encoding="utf-8")
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    assert r.index.sources[BS]["publisher"] == "BS Law"
+
+
+def test_settings_change_or_rebuild_flag_rebuilds_fully(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    first = update_index(s)
+    forced = update_index(s, rebuild=True)
+    assert forced.rebuilt and forced.embedded == first.total
+    from dataclasses import replace
+
+    smaller = replace(s, chunking=replace(s.chunking, target_chars=400))
+    changed = update_index(smaller)
+    assert changed.rebuilt and changed.reason == "chunking settings changed"
+
+
+def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The strategy names five priority technologies.\n",
+                                     encoding="utf-8")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02garbage" * 100)
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 diplomacy in M\xe1laga.\n".encode("latin-1"))
+    (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / ".hidden.txt").write_text("hidden", encoding="utf-8")
+    (corpus / "draft.txt~").write_text("temp", encoding="utf-8")
+    (corpus / ".#lock.txt").write_text("temp", encoding="utf-8")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret outside the corpus", encoding="utf-8")
+    (corpus / "link.txt").symlink_to(outside)
+    report = update_index(make_settings(corpus, tmp_path))
+    w = "\n".join(report.warnings)
+    assert "binary.txt" in w and "empty.txt" in w and "latin1.txt" in w and "notes.docx" in w
+    assert "link.txt" in w and "symbolic link" in w
+    assert "hidden" not in w and "draft" not in w
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert {c.source for c in loaded.chunks} == {"good.txt", "latin1.txt"}
+    assert any("Café" in c.text for c in loaded.chunks)
+    # a skipped file is remembered: the next check finds nothing to do
+    again = update_index(make_settings(corpus, tmp_path))
+    assert not again.touched
+
+
+def test_empty_corpus_is_an_error(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    with pytest.raises(CorpusError, match="no sources"):
+        update_index(make_settings(corpus, tmp_path))
+    (corpus / "empty.txt").write_text("   \n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no readable text"):
+        update_index(make_settings(corpus, tmp_path))
+
+
+def test_html_and_pdf_sources_are_cited(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    html = """<html><head><title>Envoys in the Pacific</title></head><body>
+    <nav><a href="/">Home</a> | <a href="/news">News</a> | <a href="/about">About us</a></nav>
+    <article><h1>Envoys in the Pacific</h1>
+    <p>The United Kingdom will appoint a technology envoy to the Indo-Pacific region, based in
+    Singapore, to deepen partnerships on semiconductors and telecoms.</p>
+    <p>The envoy will work with regional governments on open and interoperable networks, and will
+    report to the Foreign Secretary every quarter on progress made.</p></article>
+    <footer>Copyright 2023. Cookie settings. Subscribe to our newsletter.</footer></body></html>"""
+    (corpus / "envoys.html").write_text(html, encoding="utf-8")
+    (corpus / "report.pdf").write_bytes(make_pdf([
+        ["Annual report on technology diplomacy.", "Page one covers general progress."],
+        ["The lighthouse programme trained four hundred diplomats in quantum policy."],
+    ], title="Technology Diplomacy Report"))
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    hit = r.ask("technology envoy based in Singapore", k=1).hits[0]
+    assert hit.citation.name == "envoys.html"
+    assert hit.citation.title == "Envoys in the Pacific"
+    assert "Home | News" not in hit.text
+    assert r.index.texts["envoys.html"][hit.citation.start : hit.citation.end] == hit.text
+    hit = r.ask("lighthouse programme trained diplomats", k=1).hits[0]
+    assert hit.citation.name == "report.pdf"
+    assert hit.citation.page == 2
+    assert hit.citation.title == "Technology Diplomacy Report"
+    assert r.index.texts["report.pdf"][hit.citation.start : hit.citation.end] == hit.text
+
+
+SLOW_BUILD = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from conftest import FakeEncoder
+    import itsqa.build
+    from itsqa.build import update_index
+    from itsqa.config import Settings
+    from pathlib import Path
+
+    class Slow(FakeEncoder):
+        def encode(self, texts, batch_size=32, progress=None):
+            out = super().encode(texts)
+            print("EMBEDDING", flush=True)
+            time.sleep(float(sys.argv[3]))
+            return out
+
+    itsqa.build.load_encoder = lambda spec, index_dir=None, export=False, note=None: Slow(spec)
+    r = update_index(Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]),
+                              ), rebuild=len(sys.argv) > 4)
+    print("DONE", r.embedded, flush=True)
+""")
+
+
+def _spawn(tmp_path: Path, corpus: Path, index: Path, delay: float, rebuild: bool = False):
+    script = tmp_path / "slow_build.py"
+    script.write_text(SLOW_BUILD.format(tests=str(Path(__file__).parent)), encoding="utf-8")
+    args = [sys.executable, str(script), str(corpus), str(index), str(delay)]
+    if rebuild:
+        args.append("rebuild")
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+
+
+def test_killed_build_leaves_previous_index(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    before = store.load(s.index_dir)
+    assert before is not None
+    (corpus_copy / "2025-new.txt").write_text("A brand new source about gannets.\n",
+                                              encoding="utf-8")
+    proc = _spawn(tmp_path, corpus_copy, s.index_dir, 30)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "EMBEDDING"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    after = store.load(s.index_dir)
+    assert after is not None and after.path == before.path
+    assert len(after.chunks) == len(before.chunks)
+    # the next build cleans up and completes
+    report = update_index(s)
+    assert report.added == ("2025-new.txt",)
+    assert not [p for p in s.index_dir.iterdir() if p.name.startswith(".tmp-gen-")]
+
+
+@pytest.mark.parametrize("kill_after", [0.05, 0.2, 0.5, 0.8, 1.2, 1.6])
+def test_sigkill_at_random_points_always_leaves_a_valid_index(corpus_copy, tmp_path,
+                                                              fake_encoder, kill_after):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    proc = _spawn(tmp_path, corpus_copy, s.index_dir, 0.0, rebuild=True)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    loaded = store.load(s.index_dir)
+    assert loaded is not None and len(loaded.chunks) == loaded.faiss_index.ntotal
+
+
+def test_two_builds_at_once_serialise(corpus_copy, tmp_path, fake_encoder):
+    index = tmp_path / "index"
+    a = _spawn(tmp_path, corpus_copy, index, 1.0)
+    b = _spawn(tmp_path, corpus_copy, index, 1.0)
+    out_a, err_a = a.communicate(timeout=120)
+    out_b, err_b = b.communicate(timeout=120)
+    assert a.returncode == 0, err_a
+    assert b.returncode == 0, err_b
+    embedded = sorted(int(o.strip().split()[-1]) for o in (out_a, out_b))
+    assert embedded[0] == 0, "the second build waits, then finds nothing left to embed"
+    loaded = store.load(index)
+    assert loaded is not None and len(loaded.chunks) == embedded[1]
+    gens = [p for p in index.iterdir() if p.name.startswith("gen-")]
+    assert len(gens) == 1
+
+
+def test_reader_during_build_sees_a_whole_index(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    proc = _spawn(tmp_path, corpus_copy, s.index_dir, 0.0, rebuild=True)
+    seen = 0
+    while proc.poll() is None:
+        loaded = store.load(s.index_dir)
+        assert loaded is not None and len(loaded.chunks) == loaded.faiss_index.ntotal
+        seen += 1
+    assert proc.returncode == 0
+    assert seen >= 1
+    shutil.rmtree(s.index_dir)

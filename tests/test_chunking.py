@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from itsqa.chunking import chunk_text, is_heading, sentences
+from itsqa.config import ChunkSettings, Settings
+from itsqa.embedding import model_spec, token_counter
+from itsqa.furniture import find_furniture
+
+from .conftest import CORPUS, FIXTURES
+
+SOURCES = sorted(CORPUS.glob("*.txt")) + sorted(FIXTURES.glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def count():
+    return token_counter(model_spec(Settings()))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_offsets_exact_and_within_limits(path: Path, count) -> None:
+    text = path.read_text(encoding="utf-8")
+    cfg = ChunkSettings()
+    chunks = chunk_text(text, cfg, find_furniture(text), count)
+    assert chunks, "every source yields passages"
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert len(c.text) <= cfg.max_chars
+        assert count(c.text) <= cfg.max_tokens - 2 - cfg.context_tokens
+        assert c.text == c.text.strip()
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+
+
+def test_non_ascii_fixture_keeps_exact_offsets(count) -> None:
+    path = FIXTURES / "2024-01-05-accents-et-symboles.txt"
+    text = path.read_text(encoding="utf-8")
+    chunks = chunk_text(text, ChunkSettings(target_chars=120), (), count)
+    joined = " ".join(c.text for c in chunks)
+    for word in ("Straße", "🚀", "שלום", "Zürich", "£500"):
+        assert word in joined
+    for c in chunks:
+        assert path.read_text(encoding="utf-8")[c.start : c.end] == c.text
+
+
+def test_quantum_priorities_stay_together_under_their_heading(count) -> None:
+    text = (CORPUS / "2023-04-11-burges-salmon-government-publishes-its.txt").read_text(
+        encoding="utf-8")
+    chunks = chunk_text(text, ChunkSettings(), find_furniture(text), count)
+    quantum = [c for c in chunks if "Implement the\xa0National Quantum Strategy" in c.text]
+    assert len(quantum) == 1
+    assert quantum[0].text.startswith("2) Quantum technology")
+    assert "Lead global governance on the risks and opportunities of quantum" in quantum[0].text
+
+
+def test_sentences_split_at_sentence_ends_only() -> None:
+    text = "The U.K. plan, e.g. for AI, is new. It costs £5m! Does it work? Yes."
+    got = [text[a:b] for a, b in sentences(text, 0, len(text))]
+    assert got == ["The U.K. plan, e.g. for AI, is new.", "It costs £5m!", "Does it work?", "Yes."]
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("2) Quantum technology", True), ("Key principles", True), ("# Heading", True),
+    ("· Deliver the National AI Strategy.", False),
+    ("The government says that it will work closely with governments.", False),
+])
+def test_is_heading(line: str, expected: bool) -> None:
+    assert is_heading(line) is expected
+
+
+def test_long_sentence_without_spaces_is_cut_not_dropped(count) -> None:
+    text = "x" * 5000
+    chunks = chunk_text(text, ChunkSettings(), (), count)
+    assert "".join(c.text for c in chunks) == text
+    assert all(len(c.text) <= 1000 for c in chunks)
+
+
+_words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+_para = st.lists(_words, min_size=1, max_size=60).map(" ".join)
+_doc = st.lists(_para, min_size=0, max_size=12).map(lambda ps: "\n\n".join(ps))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_doc, st.integers(min_value=80, max_value=900))
+def test_property_offsets_limits_and_coverage(text: str, target: int) -> None:
+    cfg = ChunkSettings(target_chars=target, max_chars=max(target, 300))
+    furniture = find_furniture(text)
+    chunks = chunk_text(text, cfg, furniture)
+    covered = [False] * len(text)
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert len(c.text) <= cfg.max_chars
+        for i in range(c.start, c.end):
+            covered[i] = True
+    in_furniture = [False] * len(text)
+    for sp in furniture:
+        for i in range(sp.start, sp.end):
+            in_furniture[i] = True
+    for i, ch in enumerate(text):
+        if not ch.isspace() and not in_furniture[i]:
+            assert covered[i], f"character {i} ({ch!r}) is in no passage"
+
+
+def test_approximate_token_budget_never_exceeded() -> None:
+    text = " ".join(["word"] * 3000)
+    cfg = ChunkSettings(max_tokens=64, context_tokens=0)
+    for c in chunk_text(text, cfg):
+        assert len(c.text) // 3 <= 62
+    assert re.sub(r"\s+", "", "".join(c.text for c in chunk_text(text, cfg))) == "word" * 3000

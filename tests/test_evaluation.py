@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from itsqa.errors import QuestionSetError
+from itsqa.evaluation import (
+    Question,
+    first_relevant_rank,
+    fold,
+    hit_at,
+    load_beir,
+    load_questions,
+    ndcg,
+    reciprocal_rank,
+)
+
+from .conftest import CORPUS, ROOT
+
+QUESTIONS = ROOT / "eval" / "questions.jsonl"
+
+
+@pytest.mark.parametrize("raw,folded", [
+    ("The UK’s  “world-leading” R&D!", "the uk s world leading r d"),
+    ("£500 million ($1tn)", "£500 million $1tn"),
+    ("Open – promotion", "open promotion"),
+    ("Zürich\u00a0Straße", "zürich straße"),
+    ("", ""),
+])
+def test_fold(raw: str, folded: str) -> None:
+    assert fold(raw) == folded
+
+
+@given(st.text())
+def test_fold_is_idempotent_and_clean(s: str) -> None:
+    f = fold(s)
+    assert fold(f) == f
+    assert f == f.strip() and "  " not in f
+    assert all(c.isalnum() or c in "£$ " for c in f)
+
+
+def test_curly_and_straight_apostrophes_match() -> None:
+    q = Question("x", "q", ("the UK's data protection regime",))
+    assert q.relevant("Reform the UK’s data protection regime.", "a.txt")
+    assert not q.relevant("Reform the data protection regime.", "a.txt")
+
+
+def test_hand_computed_metrics() -> None:
+    rels = [False, False, True, False, True]
+    assert first_relevant_rank(rels) == 3
+    assert hit_at(3, 1) == 0 and hit_at(3, 3) == 1
+    assert reciprocal_rank(3) == pytest.approx(1 / 3)
+    assert reciprocal_rank(11, 10) == 0
+    # DCG = 1/log2(4) + 1/log2(6); ideal with 2 relevant = 1 + 1/log2(3)
+    expected = (1 / 2 + 1 / math.log2(6)) / (1 + 1 / math.log2(3))
+    assert ndcg([0, 0, 1, 0, 1], [1, 1]) == pytest.approx(expected)
+    # graded, trec_eval's linear gain: gains 3,0,2 vs ideal 3,2
+    assert ndcg([3, 0, 2], [2, 3]) == pytest.approx((3 + 2 / 2) / (3 + 2 / math.log2(3)))
+    assert ndcg([0, 0], []) == 0.0
+
+
+def test_ndcg_matches_an_independent_formula() -> None:
+    import numpy as np
+
+    gains = np.array([2.0, 0.0, 3.0, 1.0])
+    ideal = np.sort(gains)[::-1]
+    disc = 1 / np.log2(np.arange(2, 6))
+    assert ndcg(list(gains), list(gains)) == pytest.approx(float((gains * disc).sum() /
+                                                                  (ideal * disc).sum()))
+
+
+def test_malformed_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
+    p = tmp_path / "q.jsonl"
+    p.write_text('{"id": "a", "question": "q", "evidence": ["x"]}\nnot json\n'
+                 '{"id": "b", "question": ""}\n', encoding="utf-8")
+    with pytest.raises(QuestionSetError) as exc:
+        load_questions(p)
+    assert "line 2" in str(exc.value) and "line 3" in str(exc.value)
+
+
+def test_the_project_question_set_is_well_formed_and_grounded() -> None:
+    questions = load_questions(QUESTIONS)
+    answerable = [q for q in questions if q.answerable]
+    assert len(answerable) >= 60
+    assert sum(1 for q in questions if not q.answerable) >= 5
+    kinds = [json.loads(line).get("kind") for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    assert kinds.count("paraphrase") * 3 >= len(answerable)
+    texts = {p.name: fold(p.read_text(encoding="utf-8")) for p in CORPUS.glob("*.txt")}
+    cited_sources = set()
+    for q in answerable:
+        for e in q.evidence:
+            where = [n for n, t in texts.items() if fold(e) in t]
+            assert where, f"{q.id}: evidence {e!r} is not in the corpus"
+            cited_sources.update(where)
+        for s in q.sources:
+            assert s in texts, f"{q.id}: no source {s}"
+            cited_sources.add(s)
+    assert cited_sources == set(texts), "every source is covered"
+    everything = " ".join(q.question.lower() + " " + " ".join(q.evidence).lower() for q in answerable)
+    for tech in ("quantum", "semiconductor", "engineering biology", "telecom", " ai ", "data"):
+        assert tech in f" {everything} ", f"no question about {tech.strip()}"
+
+
+def test_beir_loader_checks_layout(tmp_path: Path) -> None:
+    with pytest.raises(QuestionSetError):
+        load_beir(tmp_path)
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "T", "text": "x"}\n')
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n')
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\n")
+    ds = load_beir(tmp_path)
+    assert ds.qrels == {"q1": {"d1": 2}} and ds.corpus["d1"] == ("T", "x")

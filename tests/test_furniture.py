@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from itsqa.furniture import find_furniture
+
+from .conftest import CORPUS
+
+
+def furniture_text(name: str) -> tuple[str, list[str]]:
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    return text, [text[s.start : s.end] for s in find_furniture(text)]
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("2023-03-computer-weekly-tech-strategy-as-tool-of-diplomacy.txt",
+     ["Stuart Monk - Fotolia", "Read more about UK government technology strategy",
+      "Data Center"]),
+    ("2023-03-24-telecoms-news-dsit-launches-its.txt", ["More News:", "Book your tickets here."]),
+    ("2023-04-11-burges-salmon-government-publishes-its.txt",
+     ["Key contact", "Subscribe to news and insight", "Burges Salmon careers"]),
+    ("2023-03-22-hansard-written-statement-hcws660.txt",
+     ["Read Full debate", "Read Hansard Text", "- Hansard - - - Excerpts"]),
+    ("2023-lexology-wiggin-government-publishes-new-its.txt", ["telephone (+44 20 7612 9612)"]),
+])
+def test_known_furniture_is_found(name: str, expected: list[str]) -> None:
+    _, spans = furniture_text(name)
+    joined = "\n".join(spans)
+    for e in expected:
+        assert e in joined
+
+
+@pytest.mark.parametrize("name,article", [
+    ("2023-03-computer-weekly-tech-strategy-as-tool-of-diplomacy.txt",
+     "Regarding quantum, the document states"),
+    ("2023-04-11-burges-salmon-government-publishes-its.txt",
+     "ITS23 is not short of ambition and commitments"),
+    ("2023-03-24-telecoms-news-dsit-launches-its.txt", "Development diplomacy"),
+    ("2023-03-22-hansard-written-statement-hcws660.txt", "[HCWS660]"),
+])
+def test_article_text_is_never_furniture(name: str, article: str) -> None:
+    _, spans = furniture_text(name)
+    assert not any(article in s for s in spans)
+
+
+def test_tail_block_needs_to_be_near_the_end() -> None:
+    text = "Related articles\n\n" + "A real sentence about the strategy. " * 40
+    assert find_furniture(text) == []
+
+
+def test_spans_are_ordered_and_disjoint() -> None:
+    for path in CORPUS.glob("*.txt"):
+        spans = find_furniture(path.read_text(encoding="utf-8"))
+        for a, b in zip(spans, spans[1:], strict=False):
+            assert a.end <= b.start

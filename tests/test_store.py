@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from itsqa import store
+from itsqa.build import update_index
+from itsqa.config import Settings
+from itsqa.errors import BadIndexError
+from itsqa.service import open_index
+
+
+def settings_for(corpus: Path, tmp_path: Path) -> Settings:
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
+    s = settings_for(corpus_copy, tmp_path)
+    report = update_index(s)
+    assert report.total > 0 and report.embedded == report.total
+    loaded = store.load(s.index_dir)
+    assert loaded is not None
+    assert loaded.faiss_index.ntotal == len(loaded.chunks) == report.total
+    assert loaded.manifest["format_version"] == store.FORMAT_VERSION
+    assert loaded.manifest["model"]["dimension"] == 384
+    assert set(loaded.sources) == {p.name for p in corpus_copy.glob("*.txt")}
+    for c in loaded.chunks:
+        text = (corpus_copy / c.source).read_text(encoding="utf-8")
+        assert text[c.start : c.end] == c.text
+    vecs = store.load_embeddings(loaded.path)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
+    # FAISS returns the stored vectors' own rows first
+    scores, rows = loaded.faiss_index.search(vecs[:3], 1)
+    assert list(rows[:, 0]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "format", "model", "mismatch"])
+def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_encoder,
+                                    damage: str) -> None:
+    s = settings_for(corpus_copy, tmp_path)
+    update_index(s)
+    gen = store.current_generation(s.index_dir)
+    assert gen is not None
+    faiss_file = gen / "vectors.faiss"
+    original_key = json.loads((gen / store.MANIFEST).read_text())["model"]["key"]
+    manifest_file = gen / store.MANIFEST
+    if damage == "truncate":
+        faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    elif damage == "alter":
+        data = bytearray((gen / "chunks.json").read_bytes())
+        data[50] = ord("#")
+        (gen / "chunks.json").write_bytes(bytes(data))
+    elif damage == "delete":
+        (gen / "embeddings.npy").unlink()
+    elif damage in ("format", "model"):
+        m = json.loads(manifest_file.read_text())
+        if damage == "format":
+            m["format_version"] = 999
+        else:
+            m["model"]["key"] = "another-model"
+        manifest_file.write_text(json.dumps(m))
+    elif damage == "mismatch":
+        # a chunk table that disagrees with the FAISS index, checksums updated to match
+        rows = json.loads((gen / "chunks.json").read_text())
+        (gen / "chunks.json").write_text(json.dumps(rows[:-1]))
+        m = json.loads(manifest_file.read_text())
+        m["files"]["chunks.json"] = [(gen / "chunks.json").stat().st_size,
+                                     store.file_digest(gen / "chunks.json")]
+        manifest_file.write_text(json.dumps(m))
+    with pytest.raises(BadIndexError):
+        store.load(s.index_dir, model_key=original_key)
+    # asking without refresh refuses; asking with refresh rebuilds and answers
+    with pytest.raises(BadIndexError):
+        open_index(s, refresh=False)
+    notes: list[str] = []
+    opened = open_index(s, refresh=True, note=notes.append)
+    assert opened.retriever.index.faiss_index.ntotal > 0
+    assert any("rebuild" in n or "damaged" in n for n in notes)
+
+
+def test_planted_pickle_is_never_loaded(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
+    s = settings_for(corpus_copy, tmp_path)
+    update_index(s)
+    gen = store.current_generation(s.index_dir)
+    assert gen is not None
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle was loaded')",))
+
+    # a pickle where the embeddings should be: np.load(allow_pickle=False) must refuse it
+    emb = gen / "embeddings.npy"
+    np.save(emb, np.array([Boom()], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        np.load(emb, allow_pickle=False)
+    # and stray pickles beside the index are ignored (the build removes leftovers under lock)
+    (gen / "extra.pkl").write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(BadIndexError):
+        store.load(s.index_dir)  # the checksum of embeddings.npy no longer matches
+
+
+def test_current_pointer_is_validated(tmp_path: Path) -> None:
+    d = tmp_path / "index"
+    d.mkdir()
+    (d / store.CURRENT).write_text(json.dumps({"generation": "../../etc"}))
+    with pytest.raises(BadIndexError):
+        store.current_generation(d)
+    (d / store.CURRENT).write_text("{not json")
+    with pytest.raises(BadIndexError):
+        store.current_generation(d)
