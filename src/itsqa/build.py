@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lexical, store
-from .chunking import chunk_text
+from .chunking import chunk_text, sentence_spans
 from .config import Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan
 from .embedding import ModelSpec, load_encoder, model_spec, token_counter
@@ -127,12 +127,14 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
     return p
 
 
-def embed_text(doc_title: str, heading: str, text: str) -> str:
+def embed_text(doc_title: str, heading: str, text: str, context: bool = True) -> str:
     """What the model reads for a passage: the source title and section heading as context."""
-    context = doc_title
+    if not context:
+        return text
+    context_line = doc_title
     if heading and heading != doc_title and not text.startswith(heading):
-        context = f"{doc_title} — {heading}"
-    return f"{context}\n{text}"
+        context_line = f"{doc_title} — {heading}"
+    return f"{context_line}\n{text}"
 
 
 def _embed_hash(spec: ModelSpec, text: str) -> str:
@@ -207,7 +209,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         if loaded is not None:
             old_sources, old_chunks, old_texts = loaded.sources, loaded.chunks, loaded.texts
             vectors = store.load_embeddings(loaded.path)
-            reuse = {c.embed_hash: vectors[i] for i, c in enumerate(old_chunks)}
+            reuse = dict(zip(loaded.vector_hashes, vectors, strict=True))
     # Sources to (re)read: added and changed; all of them when titles may have changed.
     metadata_changed = manifest is None or manifest.get("metadata_sha") != p.metadata_sha
     to_read = sorted(p.files) if (metadata_changed or p.full_rebuild) else sorted(p.added + p.changed)
@@ -232,7 +234,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
                             doc.furniture if settings.chunking.drop_furniture else (), count,
                             breaks=[start for start, _ in doc.pages])
         for c in chunks:
-            et = embed_text(doc.meta.title, c.heading, c.text)
+            et = embed_text(doc.meta.title, c.heading, c.text, settings.chunking.passage_context)
             records.append(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
                                              c.heading, _embed_hash(spec, et), doc.page_of(c.start)))
         sources[name] = _source_entry(doc, len(chunks))
@@ -245,8 +247,19 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         )
     records.sort(key=lambda c: (c.source, c.ordinal))
     titles = {n: s["title"] for n, s in sources.items()}
-    inputs = [embed_text(titles[c.source], c.heading, c.text) for c in records]
-    todo = [i for i, c in enumerate(records) if c.embed_hash not in reuse]
+    ctx = settings.chunking
+    inputs = [embed_text(titles[c.source], c.heading, c.text, ctx.passage_context) for c in records]
+    hashes = [c.embed_hash for c in records]
+    units: list[list[Any]] = []  # [passage row, start, end, embed hash]
+    if settings.chunking.sentence_vectors:
+        for row, c in enumerate(records):
+            for s, e in sentence_spans(c.text):
+                et = embed_text(titles[c.source], c.heading, c.text[s:e], ctx.sentence_context)
+                h = _embed_hash(spec, et)
+                units.append([row, c.start + s, c.start + e, h])
+                inputs.append(et)
+                hashes.append(h)
+    todo = [i for i, h in enumerate(hashes) if h not in reuse]
     dim = int(manifest["model"]["dimension"]) if (manifest and reuse) else 0
     vectors_new = None
     if todo:
@@ -254,10 +267,10 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         tick = progress(len(todo)) if progress else None
         vectors_new = encoder.encode([inputs[i] for i in todo], progress=tick)
         dim = vectors_new.shape[1]
-    vectors = np.zeros((len(records), dim), dtype=np.float32)
-    for i, c in enumerate(records):
-        if c.embed_hash in reuse:
-            vectors[i] = reuse[c.embed_hash]
+    vectors = np.zeros((len(hashes), dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        if h in reuse:
+            vectors[i] = reuse[h]
     if vectors_new is not None:
         vectors[np.array(todo)] = vectors_new
     tmp = store.new_generation_dir(settings.index_dir)
@@ -268,15 +281,17 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         faiss.write_index(store.make_faiss_index(vectors), str(tmp / "vectors.faiss"))
         (tmp / "chunks.json").write_text(
             json.dumps([c.__dict__ for c in records], ensure_ascii=False), encoding="utf-8")
+        (tmp / "units.json").write_text(json.dumps(units), encoding="utf-8")
         (tmp / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
         (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        lexical.build(inputs, tmp / "bm25")
+        lexical.build(inputs[: len(records)], tmp / "bm25")
         new_manifest = store.manifest_base(model_info(spec, dim), settings.chunking.as_dict())
         new_manifest.update({
             "corpus": str(settings.corpus_dir.resolve()),
             "metadata_sha": p.metadata_sha,
             "n_chunks": len(records),
-            "index_type": "flat" if len(records) <= store.EXACT_SEARCH_MAX else "hnsw",
+            "n_units": len(units),
+            "index_type": "flat" if len(hashes) <= store.EXACT_SEARCH_MAX else "hnsw",
             "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"]}
                         for n, s in sources.items()},
             "skipped": {**skipped_kept, **{n: {"size": p.files[n].size,
@@ -295,7 +310,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         removed=tuple(sorted(n for n in set(p.removed) | (old_names & set(skipped))
                              if n in old_names)),
         unchanged=tuple(n for n in p.unchanged if n in indexed),
-        embedded=len(todo), reused=len(records) - len(todo), total=len(records),
+        embedded=sum(1 for i in todo if i < len(records)),
+        reused=len(records) - sum(1 for i in todo if i < len(records)), total=len(records),
         seconds=time.perf_counter() - t0, rebuilt=bool(p.full_rebuild),
         reason=p.full_rebuild, warnings=tuple(warnings),
     )

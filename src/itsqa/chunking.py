@@ -78,6 +78,16 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+def sentence_spans(text: str, min_chars: int = 25) -> list[tuple[int, int]]:
+    """The sentences of a passage worth a vector of their own: not tiny, not the whole passage."""
+    out = []
+    for ps, pe in paragraphs(text):
+        for s, e in sentences(text, ps, pe):
+            if e - s >= min_chars and (e - s) < 0.9 * len(text):
+                out.append((s, e))
+    return out
+
+
 def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[[int, int], bool]
                 ) -> list[tuple[int, int]]:
     """Cut an over-long sentence at word boundaries so each piece fits."""

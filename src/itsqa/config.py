@@ -20,6 +20,11 @@ class ChunkSettings:
     context_tokens: int = 40
     overlap_sentences: int = 1
     drop_furniture: bool = True
+    # Also embed each sentence of a passage; a passage's dense score is its best vector's.
+    sentence_vectors: bool = True
+    # Give the model the source title and section heading before the text?
+    passage_context: bool = True
+    sentence_context: bool = False
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
@@ -29,6 +34,9 @@ class ChunkSettings:
             "context_tokens": self.context_tokens,
             "overlap_sentences": self.overlap_sentences,
             "drop_furniture": self.drop_furniture,
+            "sentence_vectors": self.sentence_vectors,
+            "passage_context": self.passage_context,
+            "sentence_context": self.sentence_context,
         }
 
 
@@ -41,6 +49,9 @@ class Settings:
     model_path: Path | None = None  # None: the bundled all-MiniLM-L6-v2
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     mode: str = "hybrid"
+    # Hybrid: 0.7 * z(dense) + 0.3 * z(BM25); "rrf" fuses ranks instead (k = rrf_k).
+    fusion: str = "zscore"
+    dense_weight: float = 0.7
     rrf_k: int = 60
     # Below this best dense cosine the answer is flagged as not confident (see README, "confidence").
     confidence_threshold: float = 0.35

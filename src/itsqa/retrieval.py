@@ -124,6 +124,8 @@ class Retriever:
         self._encoder_factory = encoder_factory
         self._encoder: Encoder | None = None
         self._shingle_cache: dict[int, set[tuple[str, ...]]] = {}
+        self._units_by_row: dict[int, list[int]] | None = None
+        self._vectors: Any = None
 
     @property
     def encoder(self) -> Encoder:
@@ -135,17 +137,60 @@ class Retriever:
         return self.encoder.encode([question])
 
     # -- ranking ----------------------------------------------------------------------------
-    def dense(self, qvec: Any, depth: int) -> list[tuple[int, float]]:
-        n = self.index.faiss_index.ntotal
-        scores, rows = self.index.faiss_index.search(qvec, min(depth, n))
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
-
-    def bm25(self, question: str, depth: int) -> list[tuple[int, float]]:
+    def dense_scores(self, qvec: Any) -> Any:
+        """Every passage's dense score: the best cosine among its vectors (its own and its
+        sentences'). Exact for a flat index; with HNSW, passages not reached get -inf."""
         import numpy as np
 
-        s = lexical.scores(self.index.bm25, question, len(self.index.chunks))
-        top = np.argsort(-s, kind="stable")[:depth]
-        return [(int(r), float(s[r])) for r in top if s[r] > 0]
+        from .store import EXACT_SEARCH_MAX
+
+        n_vec = self.index.faiss_index.ntotal
+        k = n_vec if n_vec <= EXACT_SEARCH_MAX else min(n_vec, 4000)
+        scores, rows = self.index.faiss_index.search(qvec, k)
+        found = rows[0] >= 0
+        best = np.full(len(self.index.chunks), -np.inf, dtype=np.float32)
+        np.maximum.at(best, self.index.owners[rows[0][found]], scores[0][found])
+        return best
+
+    def bm25_scores(self, question: str) -> Any:
+        return lexical.scores(self.index.bm25, question, len(self.index.chunks))
+
+    @staticmethod
+    def _top(scores: Any, depth: int, positive: bool = False) -> list[tuple[int, float]]:
+        import numpy as np
+
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return [(int(r), float(scores[r])) for r in order
+                if np.isfinite(scores[r]) and (scores[r] > 0 or not positive)]
+
+    def dense(self, qvec: Any, depth: int) -> list[tuple[int, float]]:
+        """Passages by their best vector (the passage's own or one of its sentences')."""
+        return self._top(self.dense_scores(qvec), depth)
+
+    def bm25(self, question: str, depth: int) -> list[tuple[int, float]]:
+        return self._top(self.bm25_scores(question), depth, positive=True)
+
+    def fuse(self, dense: Any, lex: Any) -> Any:
+        """Hybrid score: a weighted sum of the two scores standardised over the passages
+        (z-scores), or reciprocal-rank fusion when the settings ask for it."""
+        import numpy as np
+
+        d = np.where(np.isfinite(dense), dense, np.nanmin(np.where(np.isfinite(dense), dense,
+                                                                    np.nan)))
+        if self.settings.fusion == "rrf":
+            out = np.zeros(len(d))
+            for x in (d, lex):
+                ranks = np.empty(len(x))
+                ranks[np.argsort(-x, kind="stable")] = np.arange(len(x))
+                out += 1.0 / (self.settings.rrf_k + ranks + 1)
+            return out
+
+        def z(x: Any) -> Any:
+            sd = float(x.std())
+            return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
+
+        w = self.settings.dense_weight
+        return w * z(d) + (1 - w) * z(lex)
 
     def rank(self, question: str, mode: str = "hybrid", depth: int = 100,
              qvec: Any = None) -> tuple[list[tuple[int, float]], float]:
@@ -156,23 +201,13 @@ class Retriever:
         if n == 0:
             return [], 0.0
         depth = min(max(depth, 1), n)
-        dense: list[tuple[int, float]] = []
-        top_sim = 0.0
-        if mode in ("dense", "hybrid"):
-            dense = self.dense(qvec if qvec is not None else self.encode_query(question), depth)
-            top_sim = dense[0][1] if dense else 0.0
-        if mode == "dense":
-            return dense, top_sim
-        lex = self.bm25(question, depth)
         if mode == "bm25":
-            return lex, top_sim
-        k = self.settings.rrf_k
-        fused: dict[int, float] = {}
-        for ranking in (dense, lex):
-            for r, (row, _) in enumerate(ranking):
-                fused[row] = fused.get(row, 0.0) + 1.0 / (k + r + 1)
-        order = sorted(fused.items(), key=lambda x: (-x[1], x[0]))
-        return order, top_sim
+            return self.bm25(question, depth), 0.0
+        dense = self.dense_scores(qvec if qvec is not None else self.encode_query(question))
+        top_sim = float(dense.max())
+        if mode == "dense":
+            return self._top(dense, depth), top_sim
+        return self._top(self.fuse(dense, self.bm25_scores(question)), depth), top_sim
 
     # -- answering --------------------------------------------------------------------------
     def citation(self, rec: ChunkRecord) -> Citation:
@@ -245,32 +280,52 @@ class Retriever:
         confident = top_sim >= self.settings.confidence_threshold
         return Answer(question, tuple(hits), confident, best, top_sim)
 
-    def _highlight(self, qvec: Any, hits: list[Hit]) -> tuple[list[Hit], str]:
-        """Mark the sentence(s) of each passage closest to the question."""
-        from .chunking import paragraphs, sentences
+    def _sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:
+        """(start, end) within the passage and the stored vector of each of its sentences."""
+        if self._units_by_row is None:
+            self._units_by_row = {}
+            base = len(self.index.chunks)
+            for i, u in enumerate(self.index.units):
+                self._units_by_row.setdefault(int(u[0]), []).append(base + i)
+        if not self._units_by_row.get(row):
+            return []
+        if self._vectors is None:
+            from .store import load_embeddings
 
-        spans: list[tuple[int, int, int]] = []  # (hit index, start, end) within the hit's text
-        for i, h in enumerate(hits):
-            for ps, pe in paragraphs(h.text):
-                spans.extend((i, s, e) for s, e in sentences(h.text, ps, pe))
-        if not spans:
-            return hits, ""
-        vecs = self.encoder.encode([hits[i].text[s:e] for i, s, e in spans])
-        sims = vecs @ qvec[0]
+            self._vectors = load_embeddings(self.index.path)
+        start = self.index.chunks[row].start
+        return [(self.index.units[i - len(self.index.chunks)][1] - start,
+                 self.index.units[i - len(self.index.chunks)][2] - start, self._vectors[i])
+                for i in self._units_by_row[row]]
+
+    def _highlight(self, qvec: Any, hits: list[Hit]) -> tuple[list[Hit], str]:
+        """Mark the sentence(s) of each passage closest to the question, from the sentence
+        vectors stored at index time (encoded now where the index has none)."""
+        import numpy as np
+
+        from .chunking import sentence_spans
+
         out = []
         best_text, best_sim = "", -1.0
         for i, h in enumerate(hits):
-            idx = [j for j, sp in enumerate(spans) if sp[0] == i]
-            if not idx:
-                out.append(h)
-                continue
-            top = max(idx, key=lambda j: sims[j])
-            marks = [j for j in idx if sims[j] >= sims[top] - 0.03 and sims[j] > 0.2] or [top]
-            marks = sorted(marks, key=lambda j: -sims[j])[:2]
-            ranges = tuple(sorted((spans[j][1], spans[j][2]) for j in marks))
+            stored = self._sentence_vectors(h.row)
+            if stored:
+                spans = [(s, e) for s, e, _ in stored]
+                vecs = np.stack([v for _, _, v in stored])
+            else:
+                spans = sentence_spans(h.text, min_chars=1)
+                if not spans:
+                    out.append(h)
+                    continue
+                vecs = self.encoder.encode([h.text[s:e] for s, e in spans])
+            sims = np.asarray(vecs, dtype=np.float32) @ qvec[0]
+            top = int(np.argmax(sims))
+            marks = [j for j in range(len(spans)) if sims[j] >= sims[top] - 0.03 and sims[j] > 0.2]
+            marks = sorted(marks or [top], key=lambda j: -sims[j])[:2]
+            ranges = tuple(sorted(spans[j] for j in marks))
             out.append(Hit(h.rank, h.score, h.text, h.citation, h.heading, h.row, h.also_in, ranges))
-            # The one-line answer: the best sentence of the top passages, the top passage favoured.
+            # The one-line answer: the best sentence of the top passages, the first favoured.
             weighted = float(sims[top]) + (0.05 if i == 0 else 0.0)
             if i < 3 and weighted > best_sim:
-                best_sim, best_text = weighted, h.text[spans[top][1] : spans[top][2]]
+                best_sim, best_text = weighted, h.text[spans[top][0] : spans[top][1]]
         return out, " ".join(best_text.split())

@@ -65,6 +65,12 @@ class LoadedIndex:
     texts: dict[str, str]
     faiss_index: Any
     bm25: dict[str, Any]
+    units: list[tuple[int, int, int, str]]  # sentence vectors: (passage row, start, end, hash)
+    owners: Any  # numpy: the passage row of every vector in the FAISS index
+
+    @property
+    def vector_hashes(self) -> list[str]:
+        return [c.embed_hash for c in self.chunks] + [u[3] for u in self.units]
 
     @property
     def dimension(self) -> int:
@@ -244,6 +250,7 @@ def _load_generation(gen: Path, model_key: str | None) -> LoadedIndex:
         chunks = [ChunkRecord(**r) for r in rows]
         sources = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
         texts = json.loads((gen / "texts.json").read_text(encoding="utf-8"))
+        units = [tuple(u) for u in json.loads((gen / "units.json").read_text(encoding="utf-8"))]
         index = faiss.read_index(str(gen / "vectors.faiss"))
         bm25 = {
             "data": np.load(gen / "bm25" / "data.npy", allow_pickle=False),
@@ -255,21 +262,27 @@ def _load_generation(gen: Path, model_key: str | None) -> LoadedIndex:
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
     dim = int(manifest.get("model", {}).get("dimension", -1))
-    if index.ntotal != len(chunks) or index.d != dim:
+    if index.ntotal != len(chunks) + len(units) or index.d != dim:
         raise BadIndexError(f"the index in {gen.name} is inconsistent: {index.ntotal} vectors of "
-                            f"dimension {index.d} for {len(chunks)} chunks of dimension {dim}")
+                            f"dimension {index.d} for {len(chunks)} passages and {len(units)} "
+                            f"sentences of dimension {dim}")
+    if any(not (0 <= u[0] < len(chunks)) for u in units):
+        raise BadIndexError(f"the sentence table in {gen.name} names passages that do not exist")
+    owners = np.concatenate([np.arange(len(chunks), dtype=np.int64),
+                             np.array([u[0] for u in units], dtype=np.int64)])
     # bm25s lists an empty token last in its vocabulary, with no column of its own.
     if len(bm25["indptr"]) not in (len(bm25["vocab"]), len(bm25["vocab"]) + 1):
         raise BadIndexError(f"the BM25 tables in {gen.name} disagree with their vocabulary")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25)
+    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners)  # type: ignore[arg-type]
 
 
 def load_embeddings(gen: Path) -> Any:
+    """All vectors (passages, then sentences), memory-mapped: nothing is read until used."""
     import numpy as np
 
-    return np.load(gen / "embeddings.npy", allow_pickle=False)
+    return np.load(gen / "embeddings.npy", allow_pickle=False, mmap_mode="r")
 
 
 def make_faiss_index(vectors: Any) -> Any:
