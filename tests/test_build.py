@@ -248,7 +248,7 @@ def test_sigkill_at_random_points_always_leaves_a_valid_index(corpus_copy, tmp_p
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     loaded = store.load(s.index_dir)
-    assert loaded is not None and len(loaded.chunks) == loaded.faiss_index.ntotal
+    assert loaded is not None and len(loaded.chunks) + len(loaded.units) == loaded.faiss_index.ntotal
 
 
 def test_two_builds_at_once_serialise(corpus_copy, tmp_path, fake_encoder):
@@ -274,7 +274,7 @@ def test_reader_during_build_sees_a_whole_index(corpus_copy, tmp_path, fake_enco
     seen = 0
     while proc.poll() is None:
         loaded = store.load(s.index_dir)
-        assert loaded is not None and len(loaded.chunks) == loaded.faiss_index.ntotal
+        assert loaded is not None and len(loaded.chunks) + len(loaded.units) == loaded.faiss_index.ntotal
         seen += 1
     assert proc.returncode == 0
     assert seen >= 1

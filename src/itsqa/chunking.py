@@ -177,7 +177,8 @@ def chunk_text(
         for i, unit in enumerate(block):
             if unit.heading:
                 # A heading closes the passage before it and opens the next one.
-                if current and not all(u.heading for u in current):
+                if current and (not all(u.heading for u in current)
+                                or not fits(current[0].start, unit.end)):
                     flush(current, current_heading)
                     current = []
                 if not current:
