@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from itsqa.build import update_index
-from itsqa.cli_eval import _materialise, _system_ranker, beir_cache
+from itsqa.cli_eval import _materialise, _system_ranker, beir_cache, doc_ranker
 from itsqa.config import ChunkSettings, Settings
 from itsqa.evaluation import evaluate_beir, evaluate_questions, load_beir, load_questions
 from itsqa.service import open_index
@@ -67,14 +67,8 @@ def main() -> None:
                 t0 = time.time()
                 update_index(bs)
                 br = open_index(bs, refresh=False).retriever
-                n = len(br.index.chunks)
                 for mode in ("hybrid", "dense"):
-                    def rank_docs(q: str, mode: str = mode) -> list[str]:
-                        ranked, _ = br.rank(q, mode, depth=min(n, 1000))
-                        seen: dict[str, None] = {}
-                        for row, _ in ranked:
-                            seen.setdefault(mapping[br.index.chunks[row].source], None)
-                        return list(seen)[:100]
+                    rank_docs = doc_ranker(br, mapping, mode)
                     rep_b = evaluate_beir(ds, rank_docs, mode=mode)
                     print(f"{name:22} rrf_k={rrf_k:<3} {mode:7} cranfield ndcg@10 "
                           f"{rep_b.metrics['ndcg@10']:.3f} (build {time.time() - t0:.0f} s)",

@@ -252,11 +252,11 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     hashes = [c.embed_hash for c in records]
     units: list[list[Any]] = []  # [passage row, start, end, embed hash]
     if settings.chunking.sentence_vectors:
-        for row, c in enumerate(records):
-            for s, e in sentence_spans(c.text):
-                et = embed_text(titles[c.source], c.heading, c.text[s:e], ctx.sentence_context)
+        for row, rec in enumerate(records):
+            for s, e in sentence_spans(rec.text):
+                et = embed_text(titles[rec.source], rec.heading, rec.text[s:e], ctx.sentence_context)
                 h = _embed_hash(spec, et)
-                units.append([row, c.start + s, c.start + e, h])
+                units.append([row, rec.start + s, rec.start + e, h])
                 inputs.append(et)
                 hashes.append(h)
     todo = [i for i, h in enumerate(hashes) if h not in reuse]

@@ -157,22 +157,24 @@ def chunk_text(
                 first = False
 
     chunks: list[Chunk] = []
+    block_first = 0
+
+    def flush(units: list[_Unit], head: str) -> None:
+        if not units:
+            return
+        s, e = units[0].start, units[-1].end
+        small = all(u.heading for u in units) or e - s < cfg.target_chars // 3
+        if small and len(chunks) > block_first and fits(chunks[-1].start, e):
+            # A short remainder (or headings with nothing after them) joins the passage before.
+            last = chunks.pop()
+            s, head = last.start, last.heading
+        chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
+
     heading = ""
     for block in blocks:
         block_first = len(chunks)
         current: list[_Unit] = []
         current_heading = heading
-
-        def flush(units: list[_Unit], head: str) -> None:
-            if not units:
-                return
-            s, e = units[0].start, units[-1].end
-            small = all(u.heading for u in units) or e - s < cfg.target_chars // 3
-            if small and len(chunks) > block_first and fits(chunks[-1].start, e):
-                # A short remainder (or headings with nothing after them) joins the passage before.
-                last = chunks.pop()
-                s, head = last.start, last.heading
-            chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
 
         for i, unit in enumerate(block):
             if unit.heading:

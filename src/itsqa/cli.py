@@ -37,9 +37,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] 
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
@@ -69,11 +68,15 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 class Failure(click.ClickException):
-    """An ItsqaError on its way out: `Error: <message>` on one line, with the error's exit code."""
+    """An ItsqaError on its way out: `Error: <message>` on one line, exit 1."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 1
+
+
+class Misuse(click.ClickException):
+    """A library UsageError on its way out: `Error: <message>` on one line, exit 2."""
+
+    exit_code = 2
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -93,7 +96,7 @@ class ItsqaGroup(click.Group):
         except ItsqaError as exc:
             if _debug(ctx):
                 traceback.print_exc()
-            raise Failure(str(exc), exc.exit_code) from exc
+            raise (Misuse if exc.exit_code == 2 else Failure)(str(exc)) from exc
         except KeyboardInterrupt:
             raise click.exceptions.Abort() from None
         except BrokenPipeError:
@@ -102,7 +105,7 @@ class ItsqaGroup(click.Group):
             if _debug(ctx):
                 traceback.print_exc()
             raise Failure(f"unexpected {type(exc).__name__}: {exc} (run with --debug for "
-                          "details)", 1) from exc
+                          "details)") from exc
 
 
 @click.group(cls=ItsqaGroup, context_settings={"help_option_names": ["-h", "--help"]})

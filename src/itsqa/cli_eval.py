@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,23 @@ def _materialise(ds: BeirDataset, corpus_dir: Path) -> dict[str, str]:
     return mapping
 
 
+def doc_ranker(retriever: Retriever, mapping: dict[str, str], mode: str
+               ) -> Callable[[str], list[str]]:
+    """Documents ranked by their best passage: the top 100 document ids for a query."""
+    n = len(retriever.index.chunks)
+
+    def rank_docs(query: str) -> list[str]:
+        ranked, _ = retriever.rank(query, mode, depth=min(n, 1000))
+        seen: dict[str, None] = {}
+        for row, _ in ranked:
+            seen.setdefault(mapping[retriever.index.chunks[row].source], None)
+            if len(seen) >= 100:
+                break
+        return list(seen)
+
+    return rank_docs
+
+
 def run_beir(settings: Settings, folder: Path, index_dir: Path | None, mode: str, compare: bool,
              progress: Any) -> list[BeirReport]:
     from .build import update_index
@@ -196,20 +214,8 @@ def run_beir(settings: Settings, folder: Path, index_dir: Path | None, mode: str
     bsettings = settings.with_paths(corpus_dir, cache / "index")
     update_index(bsettings, progress=progress, note=_note)
     retriever = open_index(bsettings, note=_note).retriever
-    n = len(retriever.index.chunks)
-
-    def ranker(m: str) -> Any:
-        def rank_docs(query: str) -> list[str]:
-            ranked, _ = retriever.rank(query, m, depth=min(n, 1000))
-            seen: dict[str, None] = {}
-            for row, _ in ranked:
-                seen.setdefault(mapping[retriever.index.chunks[row].source], None)
-                if len(seen) >= 100:
-                    break
-            return list(seen)
-        return rank_docs
-
-    reports = [evaluate_beir(ds, ranker(m), mode=m) for m in (MODES if compare else [mode])]
+    reports = [evaluate_beir(ds, doc_ranker(retriever, mapping, m), mode=m)
+               for m in (MODES if compare else [mode])]
     if compare:
         reports.extend(_beir_peers(ds, retriever, cache))
     return reports
@@ -236,9 +242,12 @@ def _beir_peers(ds: BeirDataset, retriever: Retriever, cache: Path) -> list[Beir
         os.replace(tmp, vec_file)
     bm25 = Bm25Peer(items, inputs=texts)
     out = []
-    for label, peer in ((BEIR_PEERS[0], dense), (BEIR_PEERS[1], bm25)):
-        out.append(evaluate_beir(ds, lambda q, p=peer: [w.key for w, _ in p.search(q, 100)],
-                                 mode=label))
+    peers: list[tuple[str, DensePeer | Bm25Peer]] = [(BEIR_PEERS[0], dense), (BEIR_PEERS[1], bm25)]
+    for label, peer in peers:
+        def rank_docs(q: str, p: DensePeer | Bm25Peer = peer) -> list[str]:
+            return [w.key for w, _ in p.search(q, 100)]
+
+        out.append(evaluate_beir(ds, rank_docs, mode=label))
     return out
 
 
@@ -294,8 +303,9 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
         raise UsageError("give a question set (itsqa eval eval/questions.jsonl) or --beir DIR, "
                          "not both or neither")
     if beir is not None:
-        beir_index = index_dir if ctx.get_parameter_source("index_dir") is not None and \
-            ctx.get_parameter_source("index_dir").name == "COMMANDLINE" else None
+        # --index names the BEIR index only when given on the command line, not via ITSQA_INDEX
+        source = ctx.get_parameter_source("index_dir")
+        beir_index = index_dir if source is click.core.ParameterSource.COMMANDLINE else None
         with _progress(not as_json) as progress:
             reports = run_beir(settings, beir, beir_index, mode, compare, progress)
         if as_json:

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import shutil
-
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

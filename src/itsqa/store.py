@@ -275,7 +275,7 @@ def _load_generation(gen: Path, model_key: str | None) -> LoadedIndex:
         raise BadIndexError(f"the BM25 tables in {gen.name} disagree with their vocabulary")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners)  # type: ignore[arg-type]
+    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners)
 
 
 def load_embeddings(gen: Path) -> Any:
@@ -290,6 +290,7 @@ def make_faiss_index(vectors: Any) -> Any:
     import faiss
 
     n, dim = vectors.shape
+    index: Any
     if n <= EXACT_SEARCH_MAX:
         index = faiss.IndexFlatIP(dim)
     else:

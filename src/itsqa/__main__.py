@@ -1,0 +1,3 @@
+from itsqa.cli import main
+
+main()

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from itsqa.cli import cli
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, args: list[str], env: dict[str, str] | None = None):
+    return runner.invoke(cli, args, env={"ITSQA_DEBUG": "", **(env or {})}, catch_exceptions=False)
+
+
+def assert_one_line_error(result, code: int, *words: str) -> None:
+    assert result.exit_code == code, result.output
+    out = result.output
+    assert "Traceback" not in out
+    errors = [line for line in out.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, out
+    for w in words:
+        assert w in out, out
+
+
+@pytest.mark.parametrize("args,code,words", [
+    (["ask", ""], 2, ["question is empty"]),
+    (["ask", "   \t "], 2, ["question is empty"]),
+    (["ask", "quantum", "-k", "0"], 2, ["-k"]),
+    (["ask", "quantum", "-k", "-3"], 2, ["-k"]),
+    (["ask", "quantum", "-k", "many"], 2, ["-k"]),
+    (["ask", "quantum", "--mode", "magic"], 2, ["--mode"]),
+    (["ask"], 2, ["QUESTION"]),
+    (["frobnicate"], 2, ["No such command"]),
+    (["eval"], 2, ["question set"]),
+    (["index", "--corpus", "does-not-exist"], 1, ["does not exist"]),
+])
+def test_misuse_and_failures_give_one_line_and_exit_code(runner, tmp_path, monkeypatch, args,
+                                                         code, words, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke(runner, args), code, *words)
+
+
+def test_corpus_that_is_a_file(runner, tmp_path, monkeypatch, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    result = invoke(runner, ["ask", "quantum", "--corpus", "notes.txt"])
+    assert_one_line_error(result, 1, "is a file, not a folder")
+
+
+def test_empty_corpus(runner, tmp_path, monkeypatch, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus").mkdir()
+    assert_one_line_error(invoke(runner, ["index"]), 1, "no sources")
+
+
+def test_env_vars_choose_paths(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"ITSQA_CORPUS": str(corpus_copy), "ITSQA_INDEX": str(tmp_path / "elsewhere")}
+    result = invoke(runner, ["index", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "elsewhere" / "CURRENT").is_file()
+    assert not (tmp_path / "index").exists()
+
+
+def test_malformed_question_set(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "1", "question": "q", "evidence": ["x"]}\n{oops\n', encoding="utf-8")
+    assert_one_line_error(invoke(runner, ["eval", str(bad)]), 1, "line 2")
+    assert_one_line_error(invoke(runner, ["eval", str(tmp_path / "missing.jsonl")]), 1,
+                          "does not exist")
+
+
+def test_ask_json_schema_and_k_larger_than_corpus(runner, tmp_path, monkeypatch, corpus_copy,
+                                                  fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, ["ask", "quantum priorities", "--json", "-k", "10000"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.splitlines()[-1])
+    assert out["question"] == "quantum priorities"
+    assert 0 < len(out["results"]) < 10000
+    assert [r["rank"] for r in out["results"]] == list(range(1, len(out["results"]) + 1))
+    r = out["results"][0]
+    assert Path(r["source"]).read_text(encoding="utf-8")[r["start"] : r["end"]] == r["text"]
+
+
+def test_index_text_report(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = invoke(runner, ["index"])
+    assert first.exit_code == 0 and "5 added" in first.output and "embedded" in first.output
+    second = invoke(runner, ["index"])
+    assert second.exit_code == 0 and "up to date" in second.output
+
+
+@pytest.mark.parametrize("question", ["🚀🚀🚀", "שלום עולם", "line\x00with\x07controls\x1b[31m",
+                                      "\u202eevil rtl override", "a" * 20000])
+def test_any_unicode_question_works(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder,
+                                    question) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, ["ask", question])
+    assert result.exit_code == 0, result.output
+    assert "\x1b[31m" not in result.output
+
+
+def test_sources_and_stale_status(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    invoke(runner, ["index"])
+    (corpus_copy / "2025-new.txt").write_text("New text about herons.\n", encoding="utf-8")
+    result = invoke(runner, ["sources", "--json"])
+    rows = {r["name"]: r for r in json.loads(result.output.splitlines()[-1])}
+    assert rows["2025-new.txt"]["status"] == "new"
+    assert rows["2025-new.txt"]["title"] == "New"
+    assert rows["2023-03-22-hansard-written-statement-hcws660.txt"]["status"] == "indexed"
+    stale = invoke(runner, ["ask", "herons", "--no-refresh"])
+    assert stale.exit_code == 0 and "stale" in stale.output
+
+
+def test_debug_shows_traceback(runner, tmp_path, monkeypatch, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["--debug", "index", "--corpus", "nope"])
+    assert result.exit_code == 1
+
+
+def test_readme_documents_every_json_field() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for field in ("rank", "score", "text", "source", "title", "publisher", "date", "url", "start",
+                  "end", "also_in", "highlights", "confident", "first_relevant_rank"):
+        assert f"`{field}`" in readme, field

@@ -1,0 +1,152 @@
+"""The real model and the real FAISS index, end to end (no fakes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from itsqa.config import Settings
+from itsqa.embedding import OnnxEncoder, SentenceTransformerEncoder, model_spec, onnx_folder
+
+from .conftest import CORPUS, ROOT
+
+QUESTIONS = [
+    "what are the quantum priorities",
+    "Which British representative works in Silicon Valley?",
+    "How much was the UK tech sector worth in 2022?",
+    "¿Qué dice la estrategia sobre los semiconductores? 🚀",
+    "x",
+    "engineering biology " * 200,  # longer than the model reads: truncated like the model does
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the corpus with an index built by the real CLI, once for the module."""
+    d = tmp_path_factory.mktemp("e2e")
+    shutil.copytree(CORPUS, d / "corpus")
+    return d
+
+
+def run_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
+    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(workdir: Path) -> None:
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["question"] == "what are the quantum priorities"
+    top3 = out["results"][:3]
+    assert any("Implement the\xa0National Quantum Strategy" in r["text"] for r in top3)
+    for r in out["results"]:
+        assert set(r) >= {"rank", "score", "text", "source", "title", "publisher", "date", "url",
+                          "start", "end"}
+        assert not os.path.isabs(r["source"]) and r["source"].startswith("corpus/")
+        with open(workdir / r["source"], encoding="utf-8") as fh:
+            assert fh.read()[r["start"] : r["end"]] == r["text"]
+        assert r["title"] and r["publisher"]
+        for s, e in r["highlights"]:
+            assert 0 <= s < e <= len(r["text"])
+    assert (workdir / "index" / "CURRENT").is_file()
+
+
+def test_text_output_cites_title_publisher_and_range(workdir: Path) -> None:
+    proc = run_cli(workdir, "ask", "Which British representative works in Silicon Valley?")
+    assert proc.returncode == 0, proc.stderr
+    assert "Joe White" in proc.stdout
+    assert "characters" in proc.stdout and "corpus/" in proc.stdout
+    assert "Burges Salmon LLP" in proc.stdout or "Computer Weekly" in proc.stdout
+    assert all(len(line) <= 80 for line in proc.stdout.splitlines())
+
+
+def test_second_index_embeds_nothing(workdir: Path) -> None:
+    proc = run_cli(workdir, "index", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["chunks"]["embedded"] == 0
+    assert report["sources"]["added"] == report["sources"]["changed"] == []
+
+
+def test_sources_lists_every_source_with_metadata(workdir: Path) -> None:
+    proc = run_cli(workdir, "sources", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert {r["name"] for r in rows} == {p.name for p in CORPUS.glob("*.txt")}
+    for r in rows:
+        assert r["status"] == "indexed" and r["title"] and r["publisher"] and r["chunks"] > 0
+
+
+def test_onnx_query_vectors_match_sentence_transformers(workdir: Path) -> None:
+    spec = model_spec(Settings())
+    folder = onnx_folder(workdir / "index", spec)
+    assert (folder / "model.onnx").is_file(), "the first build exports the model to ONNX"
+    fast = OnnxEncoder(folder, spec).encode(QUESTIONS)
+    slow = SentenceTransformerEncoder(spec).encode(QUESTIONS)
+    cos = (fast * slow).sum(axis=1)
+    assert cos.min() >= 0.9999, cos
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+
+
+def test_ask_does_not_import_torch(workdir: Path) -> None:
+    code = ("import sys; from itsqa.cli import main\n"
+            "try:\n    main(['ask', 'quantum priorities', '--json'])\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'bm25s') "
+            "if m in sys.modules]\n"
+            "print('HEAVY', heavy, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
+                          text=True, timeout=300)
+    assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_help_and_sources_do_not_import_heavy_libraries(workdir: Path) -> None:
+    code = ("import sys; from itsqa.cli import main\n"
+            "for args in (['--help'], ['sources']):\n"
+            "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'onnxruntime', "
+            "'bm25s') if m in sys.modules]\n"
+            "print('HEAVY', heavy, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
+                          text=True, timeout=300)
+    assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_unanswerable_question_is_flagged(workdir: Path) -> None:
+    proc = run_cli(workdir, "ask", "What is the capital of France?", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["confident"] is False
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert json.loads(proc.stdout)["confident"] is True
+
+
+def test_syndicated_quote_is_shown_once(workdir: Path) -> None:
+    proc = run_cli(workdir, "ask", "malign influences that seek to use tech against us", "--json",
+                   "-k", "5")
+    out = json.loads(proc.stdout)
+    holders = [r for r in out["results"] if "malign influences" in r["text"]]
+    assert len(holders) == 1, [r["source"] for r in holders]
+    assert holders[0]["also_in"], "the other source carrying the same quote is listed"
+
+
+def test_eval_runs_on_the_project_question_set(workdir: Path) -> None:
+    proc = run_cli(workdir, "eval", str(ROOT / "eval" / "questions.jsonl"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["n"] >= 60
+    assert set(out["metrics"]) >= {"hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5"}
+    q = out["questions"][0]
+    assert set(q) >= {"id", "question", "first_relevant_rank", "results"}
+    assert len(q["results"]) == 10
+    # far better than chance: the real model and index find most evidence in the top 5
+    assert out["metrics"]["hit@5"] >= 0.8
