@@ -30,6 +30,9 @@ VARIANTS = {
     "no overlap": {"overlap_sentences": 0},
     "context on sentences": {"sentence_context": True},
     "no context": {"passage_context": False},
+    "no publisher": {"context_publisher": False},
+    "target 500": {"target_chars": 500},
+    "target 900": {"target_chars": 900},
 }
 
 

@@ -8,7 +8,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,12 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
     return p
 
 
+def source_label(entry: dict[str, Any], with_publisher: bool) -> str:
+    """The source as context for the model and BM25: its title, and its publisher if wanted."""
+    title, publisher = entry.get("title", ""), entry.get("publisher", "")
+    return f"{title} ({publisher})" if with_publisher and publisher else title
+
+
 def embed_text(doc_title: str, heading: str, text: str, context: bool = True) -> str:
     """What the model reads for a passage: the source title and section heading as context."""
     if not context:
@@ -234,9 +240,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
                             doc.furniture if settings.chunking.drop_furniture else (), count,
                             breaks=[start for start, _ in doc.pages])
         for c in chunks:
-            et = embed_text(doc.meta.title, c.heading, c.text, settings.chunking.passage_context)
             records.append(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
-                                             c.heading, _embed_hash(spec, et), doc.page_of(c.start)))
+                                             c.heading, "", doc.page_of(c.start)))
         sources[name] = _source_entry(doc, len(chunks))
         if doc.format not in ("text", "markdown"):
             texts[name] = doc.text
@@ -246,10 +251,11 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             f"({'; '.join(warnings[:3])})"
         )
     records.sort(key=lambda c: (c.source, c.ordinal))
-    titles = {n: s["title"] for n, s in sources.items()}
     ctx = settings.chunking
+    titles = {n: source_label(e, ctx.context_publisher) for n, e in sources.items()}
     inputs = [embed_text(titles[c.source], c.heading, c.text, ctx.passage_context) for c in records]
-    hashes = [c.embed_hash for c in records]
+    hashes = [_embed_hash(spec, t) for t in inputs]
+    records = [replace(c, embed_hash=h) for c, h in zip(records, hashes, strict=True)]
     units: list[list[Any]] = []  # [passage row, start, end, embed hash]
     if settings.chunking.sentence_vectors:
         for row, rec in enumerate(records):

@@ -9,6 +9,10 @@ from pathlib import Path
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+# Bump when the chunking or furniture rules change, so existing indexes are rebuilt.
+CHUNK_RULES_VERSION = 2
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     """How sources are cut into passages. Stored in the manifest: a change forces a rebuild."""
@@ -25,6 +29,7 @@ class ChunkSettings:
     # Give the model the source title and section heading before the text?
     passage_context: bool = True
     sentence_context: bool = False
+    context_publisher: bool = True
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
@@ -37,6 +42,8 @@ class ChunkSettings:
             "sentence_vectors": self.sentence_vectors,
             "passage_context": self.passage_context,
             "sentence_context": self.sentence_context,
+            "context_publisher": self.context_publisher,
+            "rules": CHUNK_RULES_VERSION,
         }
 
 
@@ -51,10 +58,12 @@ class Settings:
     mode: str = "hybrid"
     # Hybrid: 0.7 * z(dense) + 0.3 * z(BM25); "rrf" fuses ranks instead (k = rrf_k).
     fusion: str = "zscore"
+    # A passage's dense score: its best vector ("max") or the mean of its best two ("top2").
+    dense_pool: str = "top2"
     dense_weight: float = 0.7
     rrf_k: int = 60
     # Below this best dense cosine the answer is flagged as not confident (see README, "confidence").
-    confidence_threshold: float = 0.35
+    confidence_threshold: float = 0.38
     debug: bool = False
 
     def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:

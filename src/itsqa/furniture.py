@@ -95,6 +95,16 @@ def find_furniture(text: str) -> list[Span]:
     if j < len(lines) - 1 and j >= 0 and j in marked:
         for k in range(j + 1, len(lines)):
             marked[k] = "tag list"
+    # A short label line stranded between furniture lines (a dateline, a section name of the page
+    # chrome) is chrome too: it says nothing without the links around it.
+    for i, (s, e) in enumerate(lines):
+        line = text[s:e]
+        if i in marked or len(line) > 60 or _SENTENCE_END.search(line):
+            continue
+        before = i == 0 or (i - 1) in marked
+        after = i == len(lines) - 1 or (i + 1) in marked
+        if before and after and (i - 1 in marked or i + 1 in marked):
+            marked[i] = "page chrome"
     spans: list[Span] = []
     for i in sorted(marked):
         s, e = lines[i]

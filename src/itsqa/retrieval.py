@@ -17,6 +17,9 @@ from .errors import UsageError
 from .store import ChunkRecord, LoadedIndex
 
 MODES = ("hybrid", "dense", "bm25")
+# How much worse an earlier-dated copy of a syndicated passage may score and still be the one
+# cited, as a share of the spread of scores among the candidates looked at.
+DUPLICATE_MARGIN = 0.1
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -137,9 +140,10 @@ class Retriever:
         return self.encoder.encode([question])
 
     # -- ranking ----------------------------------------------------------------------------
-    def dense_scores(self, qvec: Any) -> Any:
-        """Every passage's dense score: the best cosine among its vectors (its own and its
-        sentences'). Exact for a flat index; with HNSW, passages not reached get -inf."""
+    def dense_scores(self, qvec: Any) -> tuple[Any, float]:
+        """Every passage's dense score (pooled from its vectors: its own and its sentences'),
+        and the best single cosine. Exact for a flat index; with HNSW, passages not reached
+        get -inf."""
         import numpy as np
 
         from .store import EXACT_SEARCH_MAX
@@ -148,9 +152,24 @@ class Retriever:
         k = n_vec if n_vec <= EXACT_SEARCH_MAX else min(n_vec, 4000)
         scores, rows = self.index.faiss_index.search(qvec, k)
         found = rows[0] >= 0
-        best = np.full(len(self.index.chunks), -np.inf, dtype=np.float32)
-        np.maximum.at(best, self.index.owners[rows[0][found]], scores[0][found])
-        return best
+        owner, sim = self.index.owners[rows[0][found]], scores[0][found]
+        n = len(self.index.chunks)
+        best = np.full(n, -np.inf, dtype=np.float32)
+        np.maximum.at(best, owner, sim)
+        top = float(best.max()) if n else 0.0
+        if self.settings.dense_pool == "max":
+            return best, top
+        # "top2": the mean of a passage's two best vectors, so a passage that answers with more
+        # than one sentence beats a list that mentions the topic once.
+        order = np.lexsort((-sim, owner))
+        lead = np.ones(len(order), dtype=bool)
+        lead[1:] = owner[order][1:] != owner[order][:-1]
+        first = np.zeros(len(owner), dtype=bool)
+        first[order[lead]] = True
+        second = np.full(n, -np.inf, dtype=np.float32)
+        np.maximum.at(second, owner[~first], sim[~first])
+        second = np.where(np.isfinite(second), second, best)
+        return (best + second) / 2, top
 
     def bm25_scores(self, question: str) -> Any:
         return lexical.scores(self.index.bm25, question, len(self.index.chunks))
@@ -165,7 +184,7 @@ class Retriever:
 
     def dense(self, qvec: Any, depth: int) -> list[tuple[int, float]]:
         """Passages by their best vector (the passage's own or one of its sentences')."""
-        return self._top(self.dense_scores(qvec), depth)
+        return self._top(self.dense_scores(qvec)[0], depth)
 
     def bm25(self, question: str, depth: int) -> list[tuple[int, float]]:
         return self._top(self.bm25_scores(question), depth, positive=True)
@@ -203,8 +222,7 @@ class Retriever:
         depth = min(max(depth, 1), n)
         if mode == "bm25":
             return self.bm25(question, depth), 0.0
-        dense = self.dense_scores(qvec if qvec is not None else self.encode_query(question))
-        top_sim = float(dense.max())
+        dense, top_sim = self.dense_scores(qvec if qvec is not None else self.encode_query(question))
         if mode == "dense":
             return self._top(dense, depth), top_sim
         return self._top(self.fuse(dense, self.bm25_scores(question)), depth), top_sim
@@ -243,11 +261,16 @@ class Retriever:
             if len(groups) < k:
                 groups.append((row, score, []))
         out = []
+        scores = dict(ranked[:limit])
+        spread = (max(scores.values()) - min(scores.values())) if scores else 0.0
         for row, score, others in groups:
-            members = [row, *others]
+            # Cite the earliest-dated copy, unless it matches the question clearly worse than the
+            # best one (its passage may be cut differently and miss the answer).
+            members = [m for m in [row, *others] if scores[m] >= score - DUPLICATE_MARGIN * spread]
             srcs = self.index.sources
             best = min(members, key=lambda m: (_date_key(srcs.get(self.index.chunks[m].source, {})
                                                          .get("date", "")), members.index(m)))
+            members = [row, *others]
             rest = [m for m in members if m != best]
             seen = {self.index.chunks[best].source}
             uniq = []
@@ -266,7 +289,7 @@ class Retriever:
         ranked, top_sim = self.rank(question, mode, depth=max(100, 4 * k), qvec=qvec)
         if mode == "bm25":
             qvec = self.encode_query(question)
-            top_sim = self.dense(qvec, 1)[0][1] if self.index.chunks else 0.0
+            top_sim = self.dense_scores(qvec)[1] if self.index.chunks else 0.0
         chosen = self.select(ranked, k)
         hits = []
         for i, (row, score, others) in enumerate(chosen):
