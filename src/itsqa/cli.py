@@ -86,7 +86,17 @@ def _debug(ctx: click.Context) -> bool:
 
 class ItsqaGroup(click.Group):
     """Maps library errors to one-line messages and exit codes (1 failure, 2 misuse); a
-    traceback only with --debug or ITSQA_DEBUG=1."""
+    traceback only with --debug or ITSQA_DEBUG=1. `eval` is imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "eval"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "eval" and name not in self.commands:
+            from .cli_eval import eval_cmd
+
+            self.add_command(eval_cmd)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -188,13 +198,12 @@ def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus:
 
 
 def _too_long(retriever: Any, q: str, limit: int) -> bool:
+    truncated = getattr(retriever.encoder, "truncated", None)
+    if truncated is not None:  # the ONNX encoder saw it while encoding
+        return bool(truncated)
     from .embedding import token_counter
 
-    try:
-        spec = retriever.encoder.spec
-    except AttributeError:
-        return False
-    return token_counter(spec)(q) > limit - 2
+    return token_counter(retriever.encoder.spec)(q) > limit - 2
 
 
 @cli.command("sources")
@@ -226,8 +235,3 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # `itsqa ask ... | head`
         sys.stderr.close()
         sys.exit(1)
-
-
-from .cli_eval import eval_cmd  # noqa: E402  (registers `itsqa eval`)
-
-cli.add_command(eval_cmd)

@@ -18,7 +18,18 @@ TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf"}
 # Editor and download leftovers that are never sources.
 _TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.bak|\.orig)$|^#.*#$|^~\$")
-MAX_SOURCE_BYTES = int(os.environ.get("ITSQA_MAX_SOURCE_MB", "50")) * 1024 * 1024
+# A source's text is limited to ITSQA_MAX_SOURCE_MB (default 5 MB, about 2,000 pages: embedding
+# more takes hours on a laptop CPU); PDF and HTML files may be ten times that in bytes.
+def max_text_bytes() -> int:
+    try:
+        return int(float(os.environ.get("ITSQA_MAX_SOURCE_MB", "5")) * 1024 * 1024)
+    except ValueError:
+        return 5 * 1024 * 1024
+
+
+def _too_big(name: str, size: int, what: str) -> str:
+    return (f"skipped {name}: {size / 2**20:.0f} MB of {what} is over the "
+            f"{max_text_bytes() / 2**20:g} MB limit (set ITSQA_MAX_SOURCE_MB to raise it)")
 
 
 @dataclass(frozen=True)
@@ -127,11 +138,10 @@ def scan(corpus_dir: Path) -> Scan:
             continue
         if not path.is_file():
             continue
-        if st.st_size > MAX_SOURCE_BYTES:
-            result.warnings.append(
-                f"skipped {rel}: {st.st_size // 2**20} MB is over the {MAX_SOURCE_BYTES // 2**20} MB "
-                "limit (raise ITSQA_MAX_SOURCE_MB to index it)"
-            )
+        limit = max_text_bytes() * (1 if fmt in TEXT_FORMATS.values() else 10)
+        if st.st_size > limit:
+            result.warnings.append(_too_big(rel, st.st_size, "text" if limit == max_text_bytes()
+                                            else "file"))
             continue
         result.files.append(SourceFile(rel, path, fmt, st.st_size, st.st_mtime_ns))
     return result
@@ -255,6 +265,8 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
         return None, [f"skipped {sf.name}: cannot be parsed as {sf.format} ({type(exc).__name__}: {exc})"]
     if not text.strip():
         return None, [f"skipped {sf.name}: no text in it"]
+    if len(text) > max_text_bytes():
+        return None, [_too_big(sf.name, len(text), "text")]
     given = meta or SourceMeta(title="")
     merged = SourceMeta(
         title=given.title or own.title or file_title(sf.name),

@@ -28,6 +28,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ONNX_FILE = "model.onnx"
+# The same graph after onnxruntime's optimisations, saved once so each ask skips them (~0.1 s).
+ONNX_OPTIMISED = "model.opt.onnx"
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,13 @@ class SentenceTransformerEncoder:
                                   "embedding": {0: "batch"}},
                     opset_version=17, dynamo=False,
                 )
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            opts.optimized_model_filepath = str(tmp / ONNX_OPTIMISED)
+            opts.log_severity_level = 3
+            ort.InferenceSession(str(tmp / ONNX_FILE), opts, providers=["CPUExecutionProvider"])
             shutil.copyfile(self.spec.path / "tokenizer.json", tmp / "tokenizer.json")
             (tmp / "model.json").write_text(json.dumps({
                 "model": self.spec.name, "model_key": self.spec.key,
@@ -209,13 +218,19 @@ class OnnxEncoder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
         opts.log_severity_level = 3
+        model = folder / ONNX_OPTIMISED
+        if model.is_file():
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        else:
+            model = folder / ONNX_FILE
         try:
-            self.session = ort.InferenceSession(str(folder / ONNX_FILE), opts,
+            self.session = ort.InferenceSession(str(model), opts,
                                                 providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelError(f"cannot load {folder / ONNX_FILE}: {exc}") from exc
         self.tokenizer = _tokenizer(folder / "tokenizer.json", spec.max_seq_length)
         self.spec = spec
+        self.truncated = False  # whether any text so far was longer than the model reads
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -227,6 +242,7 @@ class OnnxEncoder:
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
+            self.truncated = self.truncated or any(e.overflowing for e in encs)
             feed = {
                 "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),

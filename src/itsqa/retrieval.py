@@ -146,11 +146,9 @@ class Retriever:
         get -inf."""
         import numpy as np
 
-        from .store import EXACT_SEARCH_MAX
+        from .store import search_depth
 
-        n_vec = self.index.faiss_index.ntotal
-        k = n_vec if n_vec <= EXACT_SEARCH_MAX else min(n_vec, 4000)
-        scores, rows = self.index.faiss_index.search(qvec, k)
+        scores, rows = self.index.faiss_index.search(qvec, search_depth(self.index.faiss_index.ntotal))
         found = rows[0] >= 0
         owner, sim = self.index.owners[rows[0][found]], scores[0][found]
         n = len(self.index.chunks)

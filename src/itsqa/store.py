@@ -40,6 +40,14 @@ HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 200
 
 
+def search_depth(ntotal: int) -> int:
+    """How many vectors a dense query asks FAISS for: every one while the index is small (so
+    fusion sees every passage's score), a bounded head beyond that."""
+    if ntotal <= EXACT_SEARCH_MAX:
+        return min(ntotal, 20_000)
+    return min(ntotal, 1_000)
+
+
 @dataclass(frozen=True)
 class ChunkRecord:
     """One row of the chunk table; row i is vector i in the FAISS index."""
