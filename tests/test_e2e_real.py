@@ -28,11 +28,33 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the corpus with an index built by the real CLI, once for the module."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the corpus indexed by the real CLI, once for the module. Tests never change it."""
     d = tmp_path_factory.mktemp("e2e")
     shutil.copytree(CORPUS, d / "corpus")
+    proc = run_cli(d, "index")
+    assert proc.returncode == 0, proc.stderr
     return d
+
+
+@pytest.fixture
+def workdir(built: Path, tmp_path: Path) -> Path:
+    """A private copy of the built corpus and index (the model files hard-linked)."""
+    d = tmp_path / "w"
+    shutil.copytree(built / "corpus", d / "corpus")
+
+    def link_models(src: str, dst: str) -> None:
+        (os.link if f"{os.sep}models{os.sep}" in src else shutil.copy2)(src, dst)
+
+    shutil.copytree(built / "index", d / "index", copy_function=link_models)
+    return d
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Path:
+    """The corpus alone, with no index yet."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    return tmp_path
 
 
 def run_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,8 +63,10 @@ def run_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(workdir: Path) -> None:
+def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(fresh: Path) -> None:
+    workdir = fresh
     proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert "building the index" in proc.stderr
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["question"] == "what are the quantum priorities"
@@ -150,3 +174,31 @@ def test_eval_runs_on_the_project_question_set(workdir: Path) -> None:
     assert len(q["results"]) == 10
     # far better than chance: the real model and index find most evidence in the top 5
     assert out["metrics"]["hit@5"] >= 0.8
+
+
+def test_edit_add_remove_followed_by_the_very_next_ask(workdir: Path) -> None:
+    burges = workdir / "corpus" / "2023-04-11-burges-salmon-government-publishes-its.txt"
+    text = burges.read_text(encoding="utf-8")
+    edited = "Lucy Pegler expects the first Technology Centre of Expertise pilot in Nairobi."
+    burges.write_text(text.replace("Key principles", f"{edited}\n\nKey principles", 1),
+                      encoding="utf-8")
+    (workdir / "corpus" / "2024-02-01-semiconductor-update.md").write_text(
+        "# Semiconductor strategy update\n\nThe National Semiconductor Strategy commits £1bn over "
+        "ten years to design, compound semiconductors and skills.\n", encoding="utf-8")
+    removed = "2023-lexology-wiggin-government-publishes-new-its.txt"
+    (workdir / "corpus" / removed).unlink()
+    proc = run_cli(workdir, "ask", "What does Lucy Pegler expect in Nairobi?", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "updating" in proc.stderr
+    first = json.loads(proc.stdout)["results"][0]
+    assert edited in first["text"]
+    proc = run_cli(workdir, "ask", "How much will the semiconductor strategy commit?", "--json")
+    out = json.loads(proc.stdout)
+    assert out["results"][0]["source"] == "corpus/2024-02-01-semiconductor-update.md"
+    assert out["results"][0]["title"] == "Semiconductor strategy update"
+    for q in ("Which commentary appeared on Lexology?", "tech diplomacy network envoys"):
+        res = json.loads(run_cli(workdir, "ask", q, "--json", "-k", "20").stdout)["results"]
+        assert all(removed not in r["source"] for r in res)
+        assert all(removed not in a["source"] for r in res for a in r["also_in"])
+    report = json.loads(run_cli(workdir, "index", "--json").stdout)
+    assert report["chunks"]["embedded"] == 0

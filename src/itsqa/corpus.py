@@ -257,6 +257,9 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
             text, own = _read_html(data)
         else:
             text, encoding = decode_text(data)
+            if sf.format == "markdown":
+                heading = re.search(r"(?m)^#\s+(.+?)\s*#*\s*$", text)
+                own = SourceMeta(title=heading.group(1).strip() if heading else "")
             if encoding != "utf-8":
                 warnings.append(
                     f"{sf.name} is not UTF-8: read as {encoding}; save it as UTF-8 to silence this"

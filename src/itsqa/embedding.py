@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 ONNX_FILE = "model.onnx"
 # The same graph after onnxruntime's optimisations, saved once so each ask skips them (~0.1 s).
@@ -124,6 +126,12 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ModelError("sentence-transformers is not installed: run `pip install -e .`") from exc
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars are noise on stderr
+        except ImportError:
+            pass
         try:
             self.model = SentenceTransformer(str(spec.path), device="cpu")
         except Exception as exc:
