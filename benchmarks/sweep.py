@@ -1,82 +1,117 @@
-"""Measure retrieval settings on the project's question set (and optionally Cranfield), each
-against the same baselines, so a setting is kept only when it helps both corpora.
+"""Ablation: each retrieval technique switched off in turn, measured on the project's question set
+and on a BEIR collection in the same run, beside the baselines. A technique stays in the default
+only if it helps both (or, where one corpus cannot show it, does not hurt there).
 
-    python benchmarks/sweep.py                      # the question set, a few settings
-    python benchmarks/sweep.py --beir ../shared/benchmarks/cranfield
+    python benchmarks/sweep.py                                   # question set only
+    python benchmarks/sweep.py --beir ../shared/benchmarks/cranfield --write
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import hashlib
+import json
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from itsqa.build import update_index
-from itsqa.cli_eval import _materialise, _system_ranker, beir_cache, doc_ranker
+from itsqa.cli_eval import _materialise, _peer_rankers, _system_ranker, beir_cache, doc_ranker
 from itsqa.config import ChunkSettings, Settings
 from itsqa.evaluation import evaluate_beir, evaluate_questions, load_beir, load_questions
 from itsqa.service import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
 
-VARIANTS = {
-    "default": {},
-    "target 450": {"target_chars": 450},
-    "target 350": {"target_chars": 350},
-    "no sentence vectors": {"sentence_vectors": False},
-    "no overlap": {"overlap_sentences": 0},
-    "context on sentences": {"sentence_context": True},
-    "no context": {"passage_context": False},
-    "no publisher": {"context_publisher": False},
-    "target 500": {"target_chars": 500},
-    "target 900": {"target_chars": 900},
-}
+# (label, changes to ChunkSettings, changes to Settings)
+VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("itsqa default (hybrid)", {}, {}),
+    ("dense only", {}, {"mode": "dense"}),
+    ("BM25 only", {}, {"mode": "bm25"}),
+    ("fusion: reciprocal rank (k=60)", {}, {"fusion": "rrf"}),
+    ("fusion: dense weight 0.5", {}, {"dense_weight": 0.5}),
+    ("pooling: best vector only", {}, {"dense_pool": "max"}),
+    ("no sentence vectors", {"sentence_vectors": False}, {}),
+    ("no title/heading context", {"passage_context": False}, {}),
+    ("title context on sentences too", {"sentence_context": True}, {}),
+    ("no publisher in context", {"context_publisher": False}, {}),
+    ("furniture kept", {"drop_furniture": False}, {}),
+    ("passages ~450 chars", {"target_chars": 450}, {}),
+]
+
+
+def key(chunking: ChunkSettings) -> str:
+    return hashlib.sha1(json.dumps(chunking.as_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--beir", type=Path)
-    ap.add_argument("--only", nargs="*")
-    ap.add_argument("--rrf-k", type=int, nargs="*", default=[60])
+    ap.add_argument("--write", action="store_true", help="save the table to benchmarks/ABLATION.md")
     args = ap.parse_args()
     questions = load_questions(ROOT / "eval" / "questions.jsonl")
     work = Path(tempfile.mkdtemp(prefix="itsqa-sweep-"))
-    for name, change in VARIANTS.items():
-        if args.only and name not in args.only:
-            continue
-        chunking = replace(ChunkSettings(), **change)
-        for rrf_k in args.rrf_k:
-            s = Settings(corpus_dir=ROOT / "corpus", index_dir=work / name.replace(" ", "-"),
-                         chunking=chunking, rrf_k=rrf_k)
-            update_index(s)
-            r = open_index(s, refresh=False).retriever
-            for mode in ("hybrid", "dense"):
-                rep = evaluate_questions(questions, _system_ranker(r, mode, 5), 5,
-                                         name="questions", mode=mode)
-                m = rep.metrics
-                print(f"{name:22} rrf_k={rrf_k:<3} {mode:7} hit@1 {m['hit@1']:.3f} "
-                      f"hit@5 {m['hit@5']:.3f} mrr {m['mrr@10']:.3f} "
-                      f"flagged {m.get('unanswerable_flagged', 0):.2f}/{m['answerable_flagged']:.2f}",
-                      flush=True)
-            if args.beir:
-                ds = load_beir(args.beir)
-                cache = beir_cache(args.beir).with_name(beir_cache(args.beir).name + "-" +
-                                                        name.replace(" ", "-"))
-                mapping = _materialise(ds, cache / "corpus")
-                bs = replace(s, corpus_dir=cache / "corpus", index_dir=cache / "index")
-                t0 = time.time()
-                update_index(bs)
-                br = open_index(bs, refresh=False).retriever
-                for mode in ("hybrid", "dense"):
-                    rank_docs = doc_ranker(br, mapping, mode)
-                    rep_b = evaluate_beir(ds, rank_docs, mode=mode)
-                    print(f"{name:22} rrf_k={rrf_k:<3} {mode:7} cranfield ndcg@10 "
-                          f"{rep_b.metrics['ndcg@10']:.3f} (build {time.time() - t0:.0f} s)",
-                          flush=True)
-    sys.stdout.flush()
+    ds = load_beir(args.beir) if args.beir else None
+    rows: list[str] = []
+
+    def emit(cells: list[str]) -> None:
+        line = "| " + " | ".join(cells) + " |"
+        rows.append(line)
+        print(line, flush=True)
+
+    head = ["variant", "hit@1", "hit@5", "MRR@10", "nDCG@10"]
+    if ds:
+        head += [f"{ds.name} nDCG@10", f"{ds.name} recall@100"]
+    emit(head)
+    emit(["---"] * len(head))
+    peers_done = False
+    for label, chunk_change, setting_change in VARIANTS:
+        chunking = replace(ChunkSettings(), **chunk_change)
+        base = Settings(chunking=chunking, **setting_change)
+        s = replace(base, corpus_dir=ROOT / "corpus", index_dir=work / f"its-{key(chunking)}")
+        update_index(s)
+        r = open_index(s, refresh=False).retriever
+        m = evaluate_questions(questions, _system_ranker(r, s.mode, 5), 5, name="q",
+                               mode=s.mode).metrics
+        cells = [label, f"{m['hit@1']:.3f}", f"{m['hit@5']:.3f}", f"{m['mrr@10']:.3f}",
+                 f"{m['ndcg@10']:.3f}"]
+        peer_rows: list[list[str]] = []
+        if not peers_done:
+            for plabel, ranker in _peer_rankers(r, 5).items():
+                pm = evaluate_questions(questions, ranker, 5, name="q", mode=plabel).metrics
+                peer_rows.append([f"baseline: {plabel}", f"{pm['hit@1']:.3f}", f"{pm['hit@5']:.3f}",
+                                  f"{pm['mrr@10']:.3f}", f"{pm['ndcg@10']:.3f}"])
+        if ds and args.beir:
+            cache = beir_cache(args.beir)
+            mapping = _materialise(ds, cache / "corpus")
+            bs = replace(s, corpus_dir=cache / "corpus", index_dir=work / f"beir-{key(chunking)}")
+            t = time.time()
+            update_index(bs)
+            br = open_index(bs, refresh=False).retriever
+            bm = evaluate_beir(ds, doc_ranker(br, mapping, s.mode), mode=s.mode).metrics
+            cells += [f"{bm['ndcg@10']:.3f}", f"{bm['recall@100']:.3f}"]
+            print(f"  ({label}: {ds.name} index {time.time() - t:.0f} s)", flush=True)
+            if not peers_done:
+                from itsqa.cli_eval import _beir_peers
+
+                for rep in _beir_peers(ds, br, cache):
+                    peer_rows.append([f"baseline: {rep.mode}", "", "", "", "",
+                                      f"{rep.metrics['ndcg@10']:.3f}",
+                                      f"{rep.metrics['recall@100']:.3f}"])
+        emit(cells)
+        for pr in peer_rows:
+            emit(pr + [""] * (len(head) - len(pr)))
+        peers_done = True
+    if args.write:
+        text = ["# Ablation", "",
+                f"Each row switches one technique off (or swaps it) from the default; the question "
+                f"set is eval/questions.jsonl ({sum(q.answerable for q in questions)} answerable "
+                f"questions){'; ' + ds.name + ' as in `itsqa eval --beir`' if ds else ''}. "
+                "Baseline rows for the question set run on 800-character windows; for the BEIR "
+                "collection on whole documents (title + text).", "", *rows, ""]
+        (ROOT / "benchmarks" / "ABLATION.md").write_text("\n".join(text), encoding="utf-8")
 
 
 if __name__ == "__main__":

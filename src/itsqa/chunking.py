@@ -36,7 +36,14 @@ class _Unit:
     heading: bool
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[£$€•·\-–\d]|[^\W\d_](?<![a-z]))")
+# A sentence ends at . ! ? … (after any closing quotes or brackets) before a capital, digit, quote,
+# bullet or currency sign; or before a lower-case word when it follows a word of three or more
+# lower-case letters ("... slipstream. an experimental ...", not "e.g. for" or "U.K. plan");
+# or at a stop standing alone (" . ", as tokenised text has it).
+_SENTENCE_BREAK = re.compile(
+    r"(?:(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[£$€•·\-–\d]|[^\W\d_](?<![a-z]))"
+    r"|(?<=[a-z]{3}[.!?])\s+(?=[a-z])|(?<=\s[.!?])\s+)"
+)
 _TERMINAL = re.compile(r"[.!?:;,\"”’)…]\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s")
 _BULLET = re.compile(r"^\s*(?:[•·\-–*]|\d+[.)])\s+")

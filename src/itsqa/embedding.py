@@ -300,6 +300,8 @@ def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = Fals
         if export:
             try:
                 st.export_onnx(folder)
+                # one encoder for every vector of the index, whichever build made it
+                return OnnxEncoder(folder, spec)
             except Exception as exc:  # the slow path still answers; say why it stays slow
                 if note:
                     note(f"could not export the model to ONNX ({type(exc).__name__}: {exc}); "
