@@ -39,6 +39,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("no publisher in context", {"context_publisher": False}, {}),
     ("furniture kept", {"drop_furniture": False}, {}),
     ("passages ~450 chars", {"target_chars": 450}, {}),
+    ("passages ~900 chars", {"target_chars": 900}, {}),
 ]
 
 
@@ -50,6 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--beir", type=Path)
     ap.add_argument("--write", action="store_true", help="save the table to benchmarks/ABLATION.md")
+    ap.add_argument("--only", nargs="*", help="run only the variants with these labels")
     args = ap.parse_args()
     questions = load_questions(ROOT / "eval" / "questions.jsonl")
     work = Path(tempfile.mkdtemp(prefix="itsqa-sweep-"))
@@ -68,6 +70,8 @@ def main() -> None:
     emit(["---"] * len(head))
     peers_done = False
     for label, chunk_change, setting_change in VARIANTS:
+        if args.only and label not in args.only and not label.startswith("itsqa default"):
+            continue
         chunking = replace(ChunkSettings(), **chunk_change)
         base = Settings(chunking=chunking, **setting_change)
         s = replace(base, corpus_dir=ROOT / "corpus", index_dir=work / f"its-{key(chunking)}")

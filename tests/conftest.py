@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -67,3 +70,24 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_itsqa(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+              ) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a new process, with no ITSQA_* settings leaking in from outside."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=e,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def copy_workspace(src: Path, dst: Path) -> Path:
+    """A private copy of a corpus and its index; the model files (90 MB each) are hard-linked,
+    everything else copied, so a test may damage its index without touching the original."""
+
+    def link_models(a: str, b: str) -> None:
+        (os.link if f"{os.sep}models{os.sep}" in a else shutil.copy2)(a, b)
+
+    shutil.copytree(src / "corpus", dst / "corpus")
+    shutil.copytree(src / "index", dst / "index", copy_function=link_models)
+    return dst

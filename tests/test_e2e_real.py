@@ -15,7 +15,7 @@ import pytest
 from itsqa.config import Settings
 from itsqa.embedding import OnnxEncoder, SentenceTransformerEncoder, model_spec, onnx_folder
 
-from .conftest import CORPUS, ROOT
+from .conftest import CORPUS, ROOT, copy_workspace, run_itsqa
 
 QUESTIONS = [
     "what are the quantum priorities",
@@ -39,15 +39,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def workdir(built: Path, tmp_path: Path) -> Path:
-    """A private copy of the built corpus and index (the model files hard-linked)."""
-    d = tmp_path / "w"
-    shutil.copytree(built / "corpus", d / "corpus")
-
-    def link_models(src: str, dst: str) -> None:
-        (os.link if f"{os.sep}models{os.sep}" in src else shutil.copy2)(src, dst)
-
-    shutil.copytree(built / "index", d / "index", copy_function=link_models)
-    return d
+    """A private copy of the built corpus and index."""
+    return copy_workspace(built, tmp_path / "w")
 
 
 @pytest.fixture
@@ -58,9 +51,7 @@ def fresh(tmp_path: Path) -> Path:
 
 
 def run_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
-    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return run_itsqa(workdir, *args)
 
 
 def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(fresh: Path) -> None:

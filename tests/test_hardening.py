@@ -18,19 +18,14 @@ import pytest
 
 from itsqa import store
 
-from .conftest import CORPUS
+from .conftest import CORPUS, copy_workspace, run_itsqa
 
 HANSARD = "2023-03-22-hansard-written-statement-hcws660.txt"
 WIGGIN = "2023-lexology-wiggin-government-publishes-new-its.txt"
 SMALL = [HANSARD, WIGGIN]
 
 
-def itsqa(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
-          ) -> subprocess.CompletedProcess[str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=e,
-                          capture_output=True, text=True, timeout=timeout)
+itsqa = run_itsqa
 
 
 def spawn(cwd: Path, *args: str) -> subprocess.Popen[str]:
@@ -63,15 +58,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def work(template: Path, tmp_path: Path) -> Path:
-    """A private copy of the template (the 90 MB model files hard-linked, not copied)."""
-    d = tmp_path / "w"
-    shutil.copytree(template / "corpus", d / "corpus")
-    def link_models(src: str, dst: str) -> None:
-        # only the model files are shared; the index itself is a real copy the test may damage
-        (os.link if f"{os.sep}models{os.sep}" in src else shutil.copy2)(src, dst)
-
-    shutil.copytree(template / "index", d / "index", copy_function=link_models)
-    return d
+    """A private copy of the template."""
+    return copy_workspace(template, tmp_path / "w")
 
 
 def ask_json(work: Path, question: str, *args: str) -> dict:

@@ -177,7 +177,7 @@ def update_index(
                 store.verify(gen, manifest)
         except BadIndexError as exc:
             if note:
-                note(f"the index is damaged ({exc}): rebuilding it")
+                note(f"the index cannot be used as it is ({exc}): rebuilding it")
             manifest, gen = None, None
         p = plan(settings, manifest, spec)
         if rebuild and not p.full_rebuild:

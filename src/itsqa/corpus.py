@@ -167,14 +167,6 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
     return out, warnings
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def decode_text(data: bytes) -> tuple[str, str]:
     """Bytes -> (text, encoding), newlines as Python's text mode reads them, so that
     `open(path, encoding="utf-8").read()[start:end]` matches the offsets we store."""
