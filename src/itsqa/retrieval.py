@@ -349,4 +349,4 @@ class Retriever:
             weighted = float(sims[top]) + (0.05 if i == 0 else 0.0)
             if i < 3 and weighted > best_sim:
                 best_sim, best_text = weighted, h.text[spans[top][0] : spans[top][1]]
-        return out, " ".join(best_text.split())
+        return out, " ".join(best_text.split()).lstrip("•·-–*▪◦ ")
