@@ -279,3 +279,13 @@ def test_reader_during_build_sees_a_whole_index(corpus_copy, tmp_path, fake_enco
     assert proc.returncode == 0
     assert seen >= 1
     shutil.rmtree(s.index_dir)
+
+
+def test_index_inside_the_corpus_is_not_read_as_sources(corpus_copy, tmp_path, fake_encoder):
+    s = Settings(corpus_dir=corpus_copy, index_dir=corpus_copy / "index")
+    update_index(s)
+    (corpus_copy / "2025-extra.txt").write_text("Gannets.\n", encoding="utf-8")
+    report = update_index(s)
+    assert report.added == ("2025-extra.txt",)
+    assert not [w for w in report.warnings if "index/" in w]
+    assert all(not c.source.startswith("index/") for c in store.load(s.index_dir).chunks)

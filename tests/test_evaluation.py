@@ -142,3 +142,9 @@ def test_metrics_agree_with_trec_eval() -> None:
     assert ours["ndcg@10"] == pytest.approx(mean(trec({"ndcg_cut.10"}, 100), "ndcg_cut_10"), abs=1e-4)
     assert ours["recall@100"] == pytest.approx(mean(trec({"recall.100"}, 100), "recall_100"), abs=1e-4)
     assert ours["mrr@10"] == pytest.approx(mean(trec({"recip_rank"}, 10), "recip_rank"), abs=1e-4)
+
+
+def test_question_set_with_a_byte_order_mark(tmp_path: Path) -> None:
+    p = tmp_path / "q.jsonl"
+    p.write_text('\ufeff{"id": "a", "question": "q", "evidence": ["x"]}\n', encoding="utf-8")
+    assert load_questions(p)[0].id == "a"

@@ -87,7 +87,7 @@ def model_info(spec: ModelSpec, dimension: int) -> dict[str, Any]:
 
 def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -> Plan:
     """Compare the corpus with the index manifest (no model, no embedding)."""
-    found = scan(settings.corpus_dir)
+    found = scan(settings.corpus_dir, exclude=settings.index_dir)
     files = {f.name: f for f in found.files}
     p = Plan(files=files, warnings=list(found.warnings))
     p.metadata_sha = _metadata_sha(settings.corpus_dir)

@@ -113,12 +113,16 @@ def _walk(corpus_dir: Path) -> Iterator[tuple[Path, str]]:
             yield Path(root) / n, n
 
 
-def scan(corpus_dir: Path) -> Scan:
-    """List the source files under `corpus_dir`, skipping (with a warning) what cannot be a source."""
+def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
+    """List the source files under `corpus_dir`, skipping (with a warning) what cannot be a source.
+    `exclude` (the index folder, when it lies inside the corpus) is passed over silently."""
     check_corpus_dir(corpus_dir)
     root = corpus_dir.resolve()
+    skip = exclude.resolve() if exclude is not None else None
     result = Scan()
     for path, n in _walk(corpus_dir):
+        if skip is not None and path.resolve().is_relative_to(skip):
+            continue
         rel = path.relative_to(corpus_dir).as_posix()
         if n.startswith(".") or _TEMP.search(n) or (rel == METADATA_FILE):
             continue

@@ -45,7 +45,7 @@ class Question:
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question set; every malformed line is reported with its number."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError as exc:
         raise QuestionSetError(f"question set {path} does not exist") from exc
     except (OSError, UnicodeDecodeError) as exc:
