@@ -61,14 +61,19 @@ def print_sources(rows: list[SourceRow]) -> None:
     if not rows:
         con.print("No sources.")
         return
+    from rich.padding import Padding
+
     for r in rows:
-        t = Text(f"{r.status:9} ", style="bold green" if r.status == "indexed" else "bold yellow")
+        t = Text(f"{r.status:8} ", style="bold green" if r.status == "indexed" else "bold yellow")
         t.append(_printable(r.name))
         con.print(t)
         meta = ", ".join(x for x in (r.publisher, r.date, r.format) if x)
-        line = f"          {r.title}" + (f" — {meta}" if meta else "")
+        lines = [r.title + (f" — {meta}" if meta else "")]
+        facts = []
         if r.chunks is not None:
-            line += f"; {r.chunks} passages"
+            facts.append(f"{r.chunks} passages")
         if r.furniture_chars:
-            line += f"; {r.furniture_chars} characters of page furniture left out"
-        con.print(Text(_printable(line)))
+            facts.append(f"{r.furniture_chars} characters of page furniture left out")
+        if facts:
+            lines.append("; ".join(facts))
+        con.print(Padding(Text(_printable("\n".join(lines))), (0, 0, 0, 9), expand=False))
