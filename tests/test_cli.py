@@ -134,3 +134,16 @@ def test_readme_documents_every_json_field() -> None:
     for field in ("rank", "score", "text", "source", "title", "publisher", "date", "url", "start",
                   "end", "also_in", "highlights", "confident", "first_relevant_rank"):
         assert f"`{field}`" in readme, field
+
+
+def test_no_refresh_answers_even_when_the_corpus_is_gone(runner, tmp_path, monkeypatch,
+                                                          corpus_copy, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert invoke(runner, ["index"]).exit_code == 0
+    import shutil
+
+    shutil.rmtree(corpus_copy)
+    result = invoke(runner, ["ask", "quantum", "--no-refresh"])
+    assert result.exit_code == 0, result.output
+    assert "cannot compare the index with its sources" in result.output
+    assert_one_line_error(invoke(runner, ["ask", "quantum"]), 1, "does not exist")

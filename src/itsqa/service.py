@@ -10,7 +10,7 @@ from . import store
 from .build import BuildReport, Plan, ProgressFactory, plan, update_index
 from .config import Settings
 from .embedding import load_encoder, model_spec
-from .errors import BadIndexError, ItsqaError
+from .errors import BadIndexError, CorpusError, ItsqaError
 from .retrieval import Retriever
 
 Note = Callable[[str], None]
@@ -69,10 +69,15 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
     if loaded is None:
         raise ItsqaError(f"there is no index in {settings.index_dir}: run `itsqa index` first")
     if not refresh:
-        p, _ = check(settings)
-        if not p.up_to_date:
+        current: Plan | None = None
+        try:
+            current, _ = check(settings)
+        except CorpusError as exc:
+            say(f"warning: cannot compare the index with its sources ({exc}); answering from the "
+                "index as it is")
+        if current is not None and not current.up_to_date:
             stale = True
-            changes = len(p.added) + len(p.changed) + len(p.removed)
+            changes = len(current.added) + len(current.changed) + len(current.removed)
             say(f"warning: the index is stale ({changes} source(s) changed since it was built); "
                 "answering from it as it is. Run `itsqa index` to update it")
     retriever = Retriever(settings, loaded,
