@@ -17,7 +17,7 @@ from itsqa.config import Settings
 from itsqa.errors import CorpusError
 from itsqa.service import open_index
 
-from .conftest import ROOT
+from .conftest import ROOT, FakeEncoder
 from .pdfmaker import make_pdf
 
 BS = "2023-04-11-burges-salmon-government-publishes-its.txt"
@@ -289,3 +289,31 @@ def test_index_inside_the_corpus_is_not_read_as_sources(corpus_copy, tmp_path, f
     assert report.added == ("2025-extra.txt",)
     assert not [w for w in report.warnings if "index/" in w]
     assert all(not c.source.startswith("index/") for c in store.load(s.index_dir).chunks)
+
+
+def test_a_long_title_never_pushes_a_passage_past_the_model_window(tmp_path, monkeypatch):
+    """Every text the model reads fits its 256 tokens, context included, so nothing is cut."""
+    from itsqa.embedding import model_spec, token_counter
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(("A sentence about envoys and quantum policy. " * 200),
+                                  encoding="utf-8")
+    (corpus / "sources.toml").write_text(
+        '["a.txt"]\ntitle = "' + "An extraordinarily long and winding title " * 20 + '"\n',
+        encoding="utf-8")
+    seen: list[str] = []
+
+    class Recorder(FakeEncoder):
+        def encode(self, texts, batch_size=32, progress=None):
+            seen.extend(texts)
+            return super().encode(texts)
+
+    import itsqa.build
+
+    monkeypatch.setattr(itsqa.build, "load_encoder", lambda *a, **k: Recorder())
+    s = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    update_index(s)
+    count = token_counter(model_spec(s))
+    assert seen and max(count(t) for t in seen) <= 256 - 2
+    assert all(t.startswith("An extraordinarily long") for t in seen[:3])

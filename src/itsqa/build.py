@@ -133,14 +133,33 @@ def source_label(entry: dict[str, Any], with_publisher: bool) -> str:
     return f"{title} ({publisher})" if with_publisher and publisher else title
 
 
-def embed_text(doc_title: str, heading: str, text: str, context: bool = True) -> str:
-    """What the model reads for a passage: the source title and section heading as context."""
+def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
+               fit: Callable[[str], str] | None = None) -> str:
+    """What the model reads for a passage: the source title and section heading as context,
+    cut by `fit` to the tokens the chunker left for it, so the passage is never truncated."""
     if not context:
         return text
     context_line = doc_title
     if heading and heading != doc_title and not text.startswith(heading):
         context_line = f"{doc_title} — {heading}"
-    return f"{context_line}\n{text}"
+    if fit is not None:
+        context_line = fit(context_line)
+    return f"{context_line}\n{text}" if context_line else text
+
+
+def context_fitter(count: Callable[[str], int], budget: int) -> Callable[[str], str]:
+    """Shorten a context line, word by word from the end, to at most `budget` tokens."""
+    cache: dict[str, str] = {}
+
+    def fit(line: str) -> str:
+        if line not in cache:
+            words = line.split()
+            while words and count(" ".join(words)) > budget:
+                words.pop()
+            cache[line] = " ".join(words)
+        return cache[line]
+
+    return fit
 
 
 def _embed_hash(spec: ModelSpec, text: str) -> str:
@@ -253,14 +272,17 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     records.sort(key=lambda c: (c.source, c.ordinal))
     ctx = settings.chunking
     titles = {n: source_label(e, ctx.context_publisher) for n, e in sources.items()}
-    inputs = [embed_text(titles[c.source], c.heading, c.text, ctx.passage_context) for c in records]
+    fit = context_fitter(count, ctx.context_tokens)
+    inputs = [embed_text(titles[c.source], c.heading, c.text, ctx.passage_context, fit)
+              for c in records]
     hashes = [_embed_hash(spec, t) for t in inputs]
     records = [replace(c, embed_hash=h) for c, h in zip(records, hashes, strict=True)]
     units: list[list[Any]] = []  # [passage row, start, end, embed hash]
     if settings.chunking.sentence_vectors:
         for row, rec in enumerate(records):
             for s, e in sentence_spans(rec.text):
-                et = embed_text(titles[rec.source], rec.heading, rec.text[s:e], ctx.sentence_context)
+                et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
+                                ctx.sentence_context, fit)
                 h = _embed_hash(spec, et)
                 units.append([row, rec.start + s, rec.start + e, h])
                 inputs.append(et)
