@@ -244,11 +244,14 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     texts: dict[str, str] = {}
     records: list[store.ChunkRecord] = []
     skipped: list[str] = sorted(skipped_kept)
+    old_by_source: dict[str, list[store.ChunkRecord]] = {}
+    for old_chunk in old_chunks:
+        old_by_source.setdefault(old_chunk.source, []).append(old_chunk)
     for name in kept:
         sources[name] = old_sources[name]
         if name in old_texts:
             texts[name] = old_texts[name]
-        records.extend(c for c in old_chunks if c.source == name)
+        records.extend(old_by_source.get(name, []))
     for name in to_read:
         doc, w = read_document(p.files[name], meta.get(name))
         warnings.extend(w)

@@ -181,7 +181,7 @@ class Retriever:
                 if np.isfinite(scores[r]) and (scores[r] > 0 or not positive)]
 
     def dense(self, qvec: Any, depth: int) -> list[tuple[int, float]]:
-        """Passages by their best vector (the passage's own or one of its sentences')."""
+        """Passages by their pooled dense score, best first."""
         return self._top(self.dense_scores(qvec)[0], depth)
 
     def bm25(self, question: str, depth: int) -> list[tuple[int, float]]:
