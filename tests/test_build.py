@@ -317,3 +317,23 @@ def test_a_long_title_never_pushes_a_passage_past_the_model_window(tmp_path, mon
     count = token_counter(model_spec(s))
     assert seen and max(count(t) for t in seen) <= 256 - 2
     assert all(t.startswith("An extraordinarily long") for t in seen[:3])
+
+
+def test_line_endings_and_odd_file_names(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "crlf.txt").write_bytes(b"Puffins nest here.\r\nKittiwakes too.\r\n\r\nRazorbills last.\r\n")
+    (corpus / "cr.txt").write_bytes(b"Shags first.\rCormorants second.\r")
+    (corpus / "new\nline.txt").write_text("Skuas in a file with a newline in its name.\n",
+                                          encoding="utf-8")
+    os.close(os.open(os.fsencode(corpus) + b"/\xffbad.txt", os.O_CREAT | os.O_WRONLY))
+    (Path(os.fsencode(corpus).decode("utf-8", "surrogateescape")) / "\udcffbad.txt").write_text(
+        "Gannets in a file whose name is not UTF-8.\n", encoding="utf-8")
+    report = update_index(make_settings(corpus, tmp_path))
+    assert any("not valid UTF-8" in w for w in report.warnings)
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert {c.source for c in loaded.chunks} == {"crlf.txt", "cr.txt", "new\nline.txt"}
+    for c in loaded.chunks:
+        with open(corpus / c.source, encoding="utf-8") as fh:  # as a user would read it
+            assert fh.read()[c.start : c.end] == c.text

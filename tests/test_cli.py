@@ -101,7 +101,7 @@ def test_index_text_report(runner, tmp_path, monkeypatch, corpus_copy, fake_enco
 
 
 @pytest.mark.parametrize("question", ["🚀🚀🚀", "שלום עולם", "line\x00with\x07controls\x1b[31m",
-                                      "\u202eevil rtl override", "a" * 20000])
+                                      "\u202eevil rtl override", "a" * 20000, "\udcff\udcfe bytes"])
 def test_any_unicode_question_works(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder,
                                     question) -> None:
     monkeypatch.chdir(tmp_path)

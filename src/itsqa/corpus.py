@@ -86,6 +86,9 @@ class Scan:
     warnings: list[str] = field(default_factory=list)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def file_title(name: str) -> str:
     """A readable title from a file name: '2023-04-11-some-update.txt' -> 'Some update'."""
     stem = Path(name).stem
@@ -125,6 +128,10 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
             continue
         rel = path.relative_to(corpus_dir).as_posix()
         if n.startswith(".") or _TEMP.search(n) or (rel == METADATA_FILE):
+            continue
+        if _SURROGATE.search(rel):  # bytes that are not UTF-8 in the name: it cannot be cited
+            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            result.warnings.append(f"skipped {shown}: its file name is not valid UTF-8 (rename it)")
             continue
         if path.is_symlink():
             target = path.resolve()
@@ -262,6 +269,9 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
                 )
     except Exception as exc:  # a broken PDF or HTML file must not stop the build
         return None, [f"skipped {sf.name}: cannot be parsed as {sf.format} ({type(exc).__name__}: {exc})"]
+    # Extracted text (PDF, HTML) can carry lone surrogates; one replacement character for each
+    # keeps every offset where it was.
+    text = _SURROGATE.sub("\ufffd", text)
     if not text.strip():
         return None, [f"skipped {sf.name}: no text in it"]
     if len(text) > max_text_bytes():

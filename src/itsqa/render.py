@@ -21,11 +21,16 @@ def _printable(s: str) -> str:
     return "".join(c if c.isprintable() or c == "\n" else " " for c in s)
 
 
+def _oneline(s: str) -> str:
+    return " ".join(s.split())
+
+
 def cite_line(c: Citation) -> str:
-    pub = ", ".join(x for x in (c.publisher, c.date) if x)
-    head = f"{c.title} — {pub}" if pub else c.title
+    pub = ", ".join(_oneline(x) for x in (c.publisher, c.date) if x)
+    head = f"{_oneline(c.title)} — {pub}" if pub else _oneline(c.title)
     where = f"page {c.page}, " if c.page else ""
-    return f"{head}\n{c.source}: {where}characters {c.start}–{c.end}"
+    source = c.source.replace("\n", "\\n").replace("\r", "\\r")
+    return f"{head}\n{source}: {where}characters {c.start}–{c.end}"
 
 
 def print_answer(answer: Answer) -> None:
