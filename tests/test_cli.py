@@ -41,6 +41,7 @@ def assert_one_line_error(result, code: int, *words: str) -> None:
     (["frobnicate"], 2, ["No such command"]),
     (["eval"], 2, ["question set"]),
     (["index", "--corpus", "does-not-exist"], 1, ["does not exist"]),
+    (["index", "--corpus", ".", "--index", "."], 2, ["separate --index"]),
 ])
 def test_misuse_and_failures_give_one_line_and_exit_code(runner, tmp_path, monkeypatch, args,
                                                          code, words, fake_encoder) -> None:

@@ -17,7 +17,7 @@ from .chunking import chunk_text, sentence_spans
 from .config import Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan
 from .embedding import ModelSpec, load_encoder, model_spec, token_counter
-from .errors import BadIndexError, CorpusError
+from .errors import BadIndexError, CorpusError, UsageError
 
 Note = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -178,6 +178,15 @@ def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:
     }
 
 
+def check_paths(settings: Settings) -> None:
+    """The index may sit inside the corpus (it is then skipped), but not be the corpus itself or
+    hold it: a rebuild would remove the sources."""
+    corpus, index = settings.corpus_dir.resolve(), settings.index_dir.resolve()
+    if corpus == index or corpus.is_relative_to(index):
+        raise UsageError(f"the index folder {settings.index_dir} would hold the corpus "
+                         f"{settings.corpus_dir}: choose a separate --index folder")
+
+
 def update_index(
     settings: Settings,
     *,
@@ -188,6 +197,7 @@ def update_index(
     """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`."""
     t0 = time.perf_counter()
     spec = model_spec(settings)
+    check_paths(settings)
     with store.build_lock(settings.index_dir):
         try:
             manifest = store.read_manifest(settings.index_dir)
