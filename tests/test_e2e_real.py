@@ -193,3 +193,12 @@ def test_edit_add_remove_followed_by_the_very_next_ask(workdir: Path) -> None:
         assert all(removed not in a["source"] for r in res for a in r["also_in"])
     report = json.loads(run_cli(workdir, "index", "--json").stdout)
     assert report["chunks"]["embedded"] == 0
+
+
+def test_without_the_onnx_export_ask_falls_back_with_a_note(workdir: Path) -> None:
+    shutil.rmtree(workdir / "index" / "models")
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "no ONNX export" in proc.stderr
+    top3 = json.loads(proc.stdout)["results"][:3]
+    assert any("National Quantum Strategy" in r["text"] for r in top3)
