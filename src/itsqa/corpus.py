@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,23 +110,29 @@ def check_corpus_dir(corpus_dir: Path) -> None:
         raise CorpusError(f"corpus folder {corpus_dir} cannot be read: check its permissions")
 
 
-def _walk(corpus_dir: Path) -> Iterator[tuple[Path, str]]:
+def _walk(corpus_dir: Path, skip: Path | None) -> Iterator[tuple[Path, str]]:
     for root, dirs, names in os.walk(corpus_dir, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.startswith("__"))
+        keep = []
+        for d in sorted(dirs):
+            if d.startswith(".") or d.startswith("__"):
+                continue
+            if skip is not None and (Path(root) / d).resolve() == skip:
+                continue  # the index folder, kept inside the corpus
+            keep.append(d)
+        dirs[:] = keep
         for n in sorted(names):
             yield Path(root) / n, n
 
 
 def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
     """List the source files under `corpus_dir`, skipping (with a warning) what cannot be a source.
-    `exclude` (the index folder, when it lies inside the corpus) is passed over silently."""
+    `exclude` (the index folder, when it lies inside the corpus) is passed over silently.
+    One lstat per file (the check runs before every ask)."""
     check_corpus_dir(corpus_dir)
     root = corpus_dir.resolve()
     skip = exclude.resolve() if exclude is not None else None
     result = Scan()
-    for path, n in _walk(corpus_dir):
-        if skip is not None and path.resolve().is_relative_to(skip):
-            continue
+    for path, n in _walk(corpus_dir, skip):
         rel = path.relative_to(corpus_dir).as_posix()
         if n.startswith(".") or _TEMP.search(n) or (rel == METADATA_FILE):
             continue
@@ -133,21 +140,22 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
             shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             result.warnings.append(f"skipped {shown}: its file name is not valid UTF-8 (rename it)")
             continue
-        if path.is_symlink():
-            target = path.resolve()
-            if not target.is_relative_to(root):
-                result.warnings.append(f"skipped {rel}: a symbolic link that leaves the corpus folder")
-                continue
         fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            result.warnings.append(f"skipped {rel}: not a supported format (.txt .md .html .pdf)")
-            continue
         try:
-            st = path.stat()
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                if not path.resolve().is_relative_to(root):
+                    result.warnings.append(
+                        f"skipped {rel}: a symbolic link that leaves the corpus folder")
+                    continue
+                st = path.stat()
         except OSError as exc:
             result.warnings.append(f"skipped {rel}: cannot be read ({exc.strerror})")
             continue
-        if not path.is_file():
+        if not stat.S_ISREG(st.st_mode):
+            continue  # a folder behind a link, a pipe, a device: never read
+        if fmt is None:
+            result.warnings.append(f"skipped {rel}: not a supported format (.txt .md .html .pdf)")
             continue
         limit = max_text_bytes() * (1 if fmt in TEXT_FORMATS.values() else 10)
         if st.st_size > limit:
