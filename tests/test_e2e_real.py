@@ -163,6 +163,8 @@ def test_eval_runs_on_the_project_question_set(workdir: Path) -> None:
     q = out["questions"][0]
     assert set(q) >= {"id", "question", "first_relevant_rank", "results"}
     assert len(q["results"]) == 10
+    assert set(out["by_kind"]) == {"direct", "paraphrase"}
+    assert out["by_kind"]["direct"]["n"] + out["by_kind"]["paraphrase"]["n"] == out["n"]
     # far better than chance: the real model and index find most evidence in the top 5
     assert out["metrics"]["hit@5"] >= 0.8
 

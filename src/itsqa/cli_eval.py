@@ -253,10 +253,12 @@ def _beir_peers(ds: BeirDataset, retriever: Retriever, cache: Path) -> list[Beir
 
 # -- output ---------------------------------------------------------------------------------
 
-def _print_table(rows: list[tuple[str, dict[str, float]]], keys: list[str], title: str) -> None:
-    click.echo(title)
+def _print_table(rows: list[tuple[str, dict[str, float]]], keys: list[str], title: str,
+                 label: str = "mode") -> None:
+    if title:
+        click.echo(title)
     width = max(len(r[0]) for r in rows) + 2
-    click.echo(f"{'mode':<{width}}" + "".join(f"{k:>11}" for k in keys))
+    click.echo(f"{label:<{width}}" + "".join(f"{k:>11}" for k in keys))
     for label, metrics in rows:
         click.echo(f"{label:<{width}}" + "".join(f"{metrics.get(k, float('nan')):>11.3f}"
                                                  for k in keys))
@@ -327,6 +329,11 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
     n = sum(1 for q in first.questions if q.question.answerable)
     _print_table([(r.mode, r.metrics) for r in reports_q], keys,
                  f"{first.name}: {n} answerable questions")
+    kinds = first.by_kind()
+    if len(kinds) > 1:
+        click.echo(f"\nBy kind ({first.mode}):")
+        _print_table([(f"{kind} ({int(km['n'])})", km) for kind, km in kinds.items()], keys, "",
+                     label="kind")
     una = len(first.questions) - n
     m = first.metrics
     if una:

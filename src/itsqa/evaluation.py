@@ -32,6 +32,7 @@ class Question:
     evidence: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     answerable: bool = True
+    kind: str = ""  # optional label ("direct", "paraphrase", ...) for a per-kind breakdown
 
     def relevant(self, text: str, source: str) -> bool:
         """A passage is relevant when it contains a folded evidence phrase, or, for a question
@@ -83,7 +84,9 @@ def load_questions(path: Path) -> list[Question]:
             errors.append(f"line {n}: an answerable question needs \"evidence\" or \"sources\"")
         else:
             seen.add(qid)
-            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable))
+            kind = obj.get("kind", "")
+            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable,
+                                kind if isinstance(kind, str) else ""))
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise QuestionSetError(f"{path}: " + "; ".join(errors[:3]) + more)
@@ -166,9 +169,22 @@ class EvalReport:
     questions: tuple[QuestionResult, ...]
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def by_kind(self) -> dict[str, dict[str, float]]:
+        """The metrics again for each `kind` of answerable question, when the set labels them."""
+        kinds = sorted({q.question.kind for q in self.questions
+                        if q.question.answerable and q.question.kind})
+        out = {}
+        for kind in kinds:
+            sub = [q for q in self.questions if q.question.answerable and q.question.kind == kind]
+            m = summarise(sub, self.k)
+            out[kind] = {"n": float(len(sub)),
+                         **{k: v for k, v in m.items() if not k.endswith("flagged")}}
+        return out
+
     def as_json(self) -> dict[str, Any]:
         answerable = [q for q in self.questions if q.question.answerable]
         return {"n": len(answerable), "mode": self.mode, "metrics": self.metrics,
+                "by_kind": self.by_kind(),
                 "questions": [q.as_json() for q in self.questions]}
 
 
