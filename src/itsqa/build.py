@@ -240,7 +240,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     old_texts: dict[str, str] = {}
     reuse: dict[str, np.ndarray] = {}
     if manifest is not None and gen is not None and not p.full_rebuild:
-        loaded = store.load(settings.index_dir)
+        # update_index verified this generation's checksums a moment ago, under the same lock
+        loaded = store.load(settings.index_dir, checksums=False)
         if loaded is not None:
             old_sources, old_chunks, old_texts = loaded.sources, loaded.chunks, loaded.texts
             vectors = store.load_embeddings(loaded.path)

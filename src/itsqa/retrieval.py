@@ -191,8 +191,8 @@ class Retriever:
         (z-scores), or reciprocal-rank fusion when the settings ask for it."""
         import numpy as np
 
-        d = np.where(np.isfinite(dense), dense, np.nanmin(np.where(np.isfinite(dense), dense,
-                                                                    np.nan)))
+        finite = np.isfinite(dense)  # passages HNSW did not reach score as the lowest it did
+        d = np.where(finite, dense, dense[finite].min() if finite.any() else 0.0)
         if self.settings.fusion == "rrf":
             out = np.zeros(len(d))
             for x in (d, lex):

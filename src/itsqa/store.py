@@ -205,8 +205,10 @@ def cleanup(index_dir: Path, keep: str | None) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None) -> None:
-    """Refuse an index whose files are missing, altered or from another format or model."""
+def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None,
+           checksums: bool = True) -> None:
+    """Refuse an index whose files are missing, altered or from another format or model.
+    `checksums=False` skips hashing the file contents (sizes are still checked)."""
     fv = manifest.get("format_version")
     if fv != FORMAT_VERSION:
         raise BadIndexError(f"the index was written in format {fv!r}; this itsqa reads format "
@@ -224,19 +226,21 @@ def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None)
         size, digest = entry
         if p.stat().st_size != size:
             raise BadIndexError(f"index file {rel} has the wrong size (truncated or altered)")
-        if file_digest(p) != digest:
+        if checksums and file_digest(p) != digest:
             raise BadIndexError(f"index file {rel} does not match its checksum (altered)")
 
 
-def load(index_dir: Path, *, model_key: str | None = None, attempts: int = 3) -> LoadedIndex | None:
+def load(index_dir: Path, *, model_key: str | None = None, attempts: int = 3,
+         checksums: bool = True) -> LoadedIndex | None:
     """Read and check the current index; None when there is none. Retries when a concurrent
-    build swaps generations mid-read."""
+    build swaps generations mid-read. `checksums=False` is for a caller that has just verified
+    the same generation under the build lock."""
     for attempt in range(attempts):
         gen = current_generation(index_dir)
         if gen is None:
             return None
         try:
-            return _load_generation(gen, model_key)
+            return _load_generation(gen, model_key, checksums)
         except BadIndexError:
             if attempt + 1 < attempts and current_generation(index_dir) != gen:
                 continue
@@ -244,7 +248,7 @@ def load(index_dir: Path, *, model_key: str | None = None, attempts: int = 3) ->
     return None
 
 
-def _load_generation(gen: Path, model_key: str | None) -> LoadedIndex:
+def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -> LoadedIndex:
     import faiss
     import numpy as np
 
@@ -252,7 +256,7 @@ def _load_generation(gen: Path, model_key: str | None) -> LoadedIndex:
         manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadIndexError(f"the index manifest in {gen.name} cannot be read ({exc})") from exc
-    verify(gen, manifest, model_key=model_key)
+    verify(gen, manifest, model_key=model_key, checksums=checksums)
     try:
         rows = json.loads((gen / "chunks.json").read_text(encoding="utf-8"))
         chunks = [ChunkRecord(**r) for r in rows]
