@@ -72,12 +72,17 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment with no ITSQA_* settings leaking in from outside, plus `extra`."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
+    e.update(extra or {})
+    return e
+
+
 def run_itsqa(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
               ) -> subprocess.CompletedProcess[str]:
     """The real CLI in a new process, with no ITSQA_* settings leaking in from outside."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=e,
+    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=clean_env(env),
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from itsqa import store
 
-from .conftest import CORPUS, copy_workspace, run_itsqa
+from .conftest import CORPUS, clean_env, copy_workspace, run_itsqa
 
 HANSARD = "2023-03-22-hansard-written-statement-hcws660.txt"
 WIGGIN = "2023-lexology-wiggin-government-publishes-new-its.txt"
@@ -29,8 +29,7 @@ itsqa = run_itsqa
 
 
 def spawn(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
-    return subprocess.Popen([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=e,
+    return subprocess.Popen([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=clean_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
