@@ -42,6 +42,19 @@ class FakeEncoder:
             progress(len(texts))
         return out
 
+    def tokens(self, texts: Sequence[str]) -> list:
+        """One hashed vector per word: late interaction then rewards shared words."""
+        from itsqa.embedding import TokenVectors
+
+        out = []
+        for t in texts:
+            words = re.findall(r"\w+|[^\w\s]", t.lower())
+            vecs = self.encode(words) if words else np.zeros((0, DIM), dtype=np.float32)
+            ids = np.array([int(hashlib.md5(w.encode()).hexdigest(), 16) % 30522 for w in words],
+                           dtype=np.int64)
+            out.append(TokenVectors(ids, vecs, tuple(words)))
+        return out
+
 
 @pytest.fixture
 def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:

@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from itsqa import store
@@ -337,3 +338,39 @@ def test_line_endings_and_odd_file_names(tmp_path, fake_encoder):
     for c in loaded.chunks:
         with open(corpus / c.source, encoding="utf-8") as fh:  # as a user would read it
             assert fh.read()[c.start : c.end] == c.text
+
+
+def test_expansion_terms_follow_the_corpus_and_are_reused(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    gen = store.current_generation(s.index_dir)
+    words, stems, vectors = store.load_terms(gen)
+    assert "envoys" in words and "aardvark" not in words and len(stems) == len(words)
+    before = dict(zip(words, vectors, strict=True))
+    (corpus_copy / "2024-new-source.md").write_text(
+        "# Aardvark policy\n\nThe aardvark strategy sets out burrowing priorities.\n",
+        encoding="utf-8")
+    (corpus_copy / WIGGIN).unlink()
+    update_index(s)
+    words2, _, vectors2 = store.load_terms(store.current_generation(s.index_dir))
+    assert "aardvark" in words2
+    after = dict(zip(words2, vectors2, strict=True))
+    assert all(np.array_equal(after[w], before[w]) for w in after if w in before)
+    expected = fake_encoder.encode(["aardvark"])[0]
+    assert np.allclose(after["aardvark"], expected, atol=1e-3)
+    df = np.load(store.current_generation(s.index_dir) / store.WORDPIECE_DF)
+    assert df.ndim == 1 and df.max() <= len(open_index(s, refresh=False).retriever.index.chunks)
+
+
+def test_late_mode_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    for q in ["what are the quantum priorities", "envoys in Silicon Valley", "?!"]:
+        hybrid, _ = r.rank(q, "hybrid", depth=40)
+        late, _ = r.rank(q, "late", depth=40)
+        d = s.rerank_depth
+        assert {row for row, _ in late[:d]} == {row for row, _ in hybrid[:d]}
+        assert [row for row, _ in late[d:]] == [row for row, _ in hybrid[d:]]
+        scores = [sc for _, sc in late]
+        assert scores == sorted(scores, reverse=True)

@@ -204,3 +204,36 @@ def test_without_the_onnx_export_ask_falls_back_with_a_note(workdir: Path) -> No
     assert "no ONNX export" in proc.stderr
     top3 = json.loads(proc.stdout)["results"][:3]
     assert any("National Quantum Strategy" in r["text"] for r in top3)
+
+
+def test_onnx_token_vectors_match_sentence_transformers(workdir: Path) -> None:
+    spec = model_spec(Settings())
+    fast = OnnxEncoder(onnx_folder(workdir / "index", spec), spec).tokens(QUESTIONS)
+    slow = SentenceTransformerEncoder(spec).tokens(QUESTIONS)
+    for f, s in zip(fast, slow, strict=True):
+        assert list(f.ids) == list(s.ids) and f.pieces == s.pieces
+        assert len(f.ids) <= spec.max_seq_length - 2
+        assert ((f.vectors * s.vectors).sum(axis=1) >= 0.999).all()
+    assert fast[0].pieces == ("what", "are", "the", "quantum", "priorities")
+
+
+def test_expansion_and_late_interaction_with_the_real_model(workdir: Path) -> None:
+    from itsqa.service import open_index
+
+    s = Settings(corpus_dir=workdir / "corpus", index_dir=workdir / "index")
+    r = open_index(s, refresh=False).retriever
+    # No source says "ambassadors"; the model puts "diplomats" and "envoys" near it.
+    plain = r.bm25_scores("ambassadors")
+    expanded = r.bm25_scores("ambassadors", expand=True)
+    assert not plain.any() and expanded.max() > 0
+    top = r.index.chunks[int(expanded.argmax())].text.lower()
+    assert "envoy" in top or "diplomat" in top
+    # Late interaction scores a passage on the question's words: the quantum actions beat a
+    # passage about telecoms; punctuation alone carries no weight.
+    rows = {i for i, c in enumerate(r.index.chunks) if "National Quantum Strategy" in c.text}
+    other = next(i for i, c in enumerate(r.index.chunks)
+                 if "quantum" not in c.text.lower() and c.text.startswith("5) Telecommunications"))
+    quantum = min(rows)
+    late = r.late_scores("what are the quantum priorities", [quantum, other])
+    assert late[0] > late[1] > 0
+    assert not r.late_scores("?!", [quantum, other]).any()

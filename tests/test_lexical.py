@@ -38,3 +38,48 @@ def test_numpy_scores_equal_bm25s(tmp_path: Path, query: str) -> None:
     assert np.allclose(ours, expected, atol=1e-6)
     if "quantum" in query:
         assert ours[0] > 0 and ours[2] > 0 and ours[1] == 0
+
+
+def _unit(v: list[float]) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+def test_neighbours_take_close_words_not_the_query_own_stems() -> None:
+    words = ["ambassadors"]
+    query = np.stack([_unit([1, 0, 0])])
+    terms = ["ambassador", "envoys", "diplomats", "bananas", "consuls", "attachés"]
+    stems = lexical._stemmer().stemWords(terms)
+    vectors = np.stack([_unit([1, 0.05, 0]), _unit([1, 0.3, 0]), _unit([1, 0.5, 0]),
+                        _unit([0, 1, 0]), _unit([1, 0.6, 0]), _unit([1, 0.7, 0])])
+    extra = lexical.neighbours(words, query, vectors, stems)
+    # "ambassador" shares the query's stem (BM25 matches it already); bananas are far away;
+    # of the close words only the best EXPANSION_PER_WORD are taken.
+    assert set(extra) == {"envoy", "diplomat", "consul"}
+    assert lexical.EXPANSION_PER_WORD == 3
+    cos = float(query[0] @ vectors[1])
+    assert extra["envoy"] == pytest.approx(lexical.EXPANSION_WEIGHT * cos)
+    assert all(w < lexical.EXPANSION_WEIGHT for w in extra.values())
+    assert lexical.neighbours([], query[:0], vectors, stems) == {}
+
+
+def test_expanded_scores_add_the_weighted_columns(tmp_path: Path) -> None:
+    lexical.build(TEXTS, tmp_path)
+    tables = {
+        "data": np.load(tmp_path / "data.npy"), "indices": np.load(tmp_path / "indices.npy"),
+        "indptr": np.load(tmp_path / "indptr.npy"),
+        "vocab": json.loads((tmp_path / "vocab.json").read_text()),
+        "stopwords": json.loads((tmp_path / "stopwords.json").read_text()),
+    }
+    base = lexical.scores(tables, "ambassadors abroad", len(TEXTS))
+    assert not base.any(), "no passage has either word"
+    envoy = lexical.scores(tables, "envoys", len(TEXTS))
+    expanded = lexical.scores(tables, "ambassadors abroad", len(TEXTS), {"envoy": 0.5, "zzz": 1.0})
+    assert np.allclose(expanded, base + 0.5 * envoy)
+    assert expanded[3] > 0 and expanded[:3].sum() == 0
+
+
+def test_expansion_terms_are_the_corpus_words_without_stopwords_or_numbers() -> None:
+    words, stems = lexical.expansion_terms(["The envoys met 2023 envoys in Tokyo", "the tokyo"],
+                                           frozenset(lexical.default_stopwords()), limit=2)
+    assert words == ["envoys", "tokyo"] and stems == ["envoy", "tokyo"]

@@ -16,7 +16,7 @@ from . import lexical, store
 from .chunking import chunk_text, sentence_spans
 from .config import Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan
-from .embedding import ModelSpec, load_encoder, model_spec, token_counter
+from .embedding import ModelSpec, load_encoder, model_spec, token_counter, wordpiece_df
 from .errors import BadIndexError, CorpusError, UsageError
 
 Note = Callable[[str], None]
@@ -239,6 +239,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     old_chunks: list[store.ChunkRecord] = []
     old_texts: dict[str, str] = {}
     reuse: dict[str, np.ndarray] = {}
+    old_terms: dict[str, np.ndarray] = {}
     if manifest is not None and gen is not None and not p.full_rebuild:
         # update_index verified this generation's checksums a moment ago, under the same lock
         loaded = store.load(settings.index_dir, checksums=False)
@@ -246,6 +247,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             old_sources, old_chunks, old_texts = loaded.sources, loaded.chunks, loaded.texts
             vectors = store.load_embeddings(loaded.path)
             reuse = dict(zip(loaded.vector_hashes, vectors, strict=True))
+            old_words, _, old_vectors = store.load_terms(loaded.path)
+            old_terms = dict(zip(old_words, old_vectors, strict=True))
     # Sources to (re)read: added and changed; all of them when titles may have changed.
     metadata_changed = manifest is None or manifest.get("metadata_sha") != p.metadata_sha
     to_read = sorted(p.files) if (metadata_changed or p.full_rebuild) else sorted(p.added + p.changed)
@@ -303,12 +306,27 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
                 hashes.append(h)
     todo = [i for i, h in enumerate(hashes) if h not in reuse]
     dim = int(manifest["model"]["dimension"]) if (manifest and reuse) else 0
+    encoders: list[Any] = []
+
+    def encoder() -> Any:
+        if not encoders:
+            encoders.append(load_encoder(spec, settings.index_dir, export=True, note=note))
+        return encoders[0]
+
     vectors_new = None
     if todo:
-        encoder = load_encoder(spec, settings.index_dir, export=True, note=note)
         tick = progress(len(todo)) if progress else None
-        vectors_new = encoder.encode([inputs[i] for i in todo], progress=tick)
+        vectors_new = encoder().encode([inputs[i] for i in todo], progress=tick)
         dim = vectors_new.shape[1]
+    # The corpus's words for query expansion, each embedded once (reused from the last build).
+    terms, stems = lexical.expansion_terms(inputs[: len(records)],
+                                           frozenset(lexical.default_stopwords()))
+    new_terms = [w for w in terms if w not in old_terms]
+    term_vectors = np.zeros((len(terms), dim), dtype=np.float16)
+    fresh = (dict(zip(new_terms, encoder().encode(new_terms, batch_size=128), strict=True))
+             if new_terms else {})
+    for i, term in enumerate(terms):
+        term_vectors[i] = fresh[term] if term in fresh else old_terms[term]
     vectors = np.zeros((len(hashes), dim), dtype=np.float32)
     for i, h in enumerate(hashes):
         if h in reuse:
@@ -327,6 +345,9 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         (tmp / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
         (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         lexical.build(inputs[: len(records)], tmp / "bm25")
+        store.save_terms(tmp, terms, stems, term_vectors)
+        np.save(tmp / store.WORDPIECE_DF, wordpiece_df(spec, [c.text for c in records]),
+                allow_pickle=False)
         new_manifest = store.manifest_base(model_info(spec, dim), settings.chunking.as_dict())
         new_manifest.update({
             "corpus": str(settings.corpus_dir.resolve()),

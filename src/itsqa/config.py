@@ -62,6 +62,13 @@ class Settings:
     dense_pool: str = "top2"
     dense_weight: float = 0.7
     rrf_k: int = 60
+    # Hybrid only: BM25 also counts each query word's nearest corpus words (see lexical.py).
+    expansion: bool = True
+    # Mode "late": the best `rerank_depth` hybrid passages re-scored by late interaction (each
+    # word piece of the question matched to its closest token of the passage, weighted by
+    # rarity), added to the fused score at `rerank_weight`, both standardised.
+    rerank_depth: int = 20
+    rerank_weight: float = 1.0
     # Below this best dense cosine the answer is flagged as not confident (see README, "confidence").
     confidence_threshold: float = 0.38
     debug: bool = False

@@ -32,6 +32,24 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 ONNX_FILE = "model.onnx"
 # The same graph after onnxruntime's optimisations, saved once so each ask skips them (~0.1 s).
 ONNX_OPTIMISED = "model.opt.onnx"
+# Version of what the export holds; older exports are redone. 2: token vectors as a second output.
+EXPORT_VERSION = 2
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's word pieces (special tokens left out) and their unit-length contextual vectors."""
+
+    ids: np.ndarray  # (n,) int64
+    vectors: np.ndarray  # (n, dimension) float32
+    pieces: tuple[str, ...] = ()  # the word pieces as text
+
+    @property
+    def content(self) -> np.ndarray:
+        """Which pieces carry a letter or digit (punctuation says little about a topic)."""
+        import numpy as np
+
+        return np.array([any(ch.isalnum() for ch in p) for p in self.pieces], dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -109,11 +127,33 @@ def token_counter(spec: ModelSpec) -> Callable[[str], int]:
     return count
 
 
+def wordpiece_df(spec: ModelSpec, texts: Sequence[str]) -> np.ndarray:
+    """How many of `texts` hold each word piece of the model's vocabulary (its document
+    frequency), for weighting a question's word pieces by rarity."""
+    import numpy as np
+
+    tok = _tokenizer(spec.path / "tokenizer.json", None)
+    df = np.zeros(tok.get_vocab_size(), dtype=np.int32)
+    for enc in tok.encode_batch(list(texts), add_special_tokens=False):
+        if enc.ids:
+            df[np.unique(np.asarray(enc.ids, dtype=np.int64))] += 1
+    return df
+
+
 class Encoder(Protocol):
     name: str
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]: ...
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class SentenceTransformerEncoder:
@@ -154,13 +194,30 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dimension()), dtype=np.float32)
         return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
 
+    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        import numpy as np
+
+        out = []
+        for text in texts:
+            feats = self.model.tokenize([text])
+            ids = feats["input_ids"][0]
+            n = int(feats["attention_mask"][0].sum())
+            emb = self.model.encode([text], output_value="token_embeddings", convert_to_numpy=False,
+                                    show_progress_bar=False)[0]
+            vecs = emb.detach().cpu().numpy()[1 : n - 1]
+            kept = [int(i) for i in ids[1 : n - 1]]
+            out.append(TokenVectors(np.asarray(kept, dtype=np.int64), _unit_rows(vecs),
+                                    tuple(self.model.tokenizer.convert_ids_to_tokens(kept))))
+        return out
+
     def dimension(self) -> int:
         dim = self.model.get_sentence_embedding_dimension()
         return int(dim or 0)
 
     def export_onnx(self, target: Path) -> Path:
-        """Write the transformer with mean pooling and L2 normalisation as one ONNX graph, plus
-        the tokenizer, into `target` (atomically: a temporary sibling folder, then a rename)."""
+        """Write the transformer with mean pooling and L2 normalisation as one ONNX graph (its
+        token vectors as a second output), plus the tokenizer, into `target` (atomically: a
+        temporary sibling folder, then a rename)."""
         import torch
 
         class _Pooled(torch.nn.Module):
@@ -173,7 +230,7 @@ class SentenceTransformerEncoder:
                                           token_type_ids=token_type_ids).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, p=2, dim=1)
+                return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -189,9 +246,9 @@ class SentenceTransformerEncoder:
                 warnings.simplefilter("ignore")
                 torch.onnx.export(
                     module, tuple(enc[n] for n in names), str(tmp / ONNX_FILE),
-                    input_names=names, output_names=["embedding"],
+                    input_names=names, output_names=["embedding", "tokens"],
                     dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names},
-                                  "embedding": {0: "batch"}},
+                                  "embedding": {0: "batch"}, "tokens": {0: "batch", 1: "seq"}},
                     opset_version=17, dynamo=False,
                 )
             import onnxruntime as ort
@@ -204,7 +261,7 @@ class SentenceTransformerEncoder:
             shutil.copyfile(self.spec.path / "tokenizer.json", tmp / "tokenizer.json")
             (tmp / "model.json").write_text(json.dumps({
                 "model": self.spec.name, "model_key": self.spec.key,
-                "max_seq_length": self.spec.max_seq_length,
+                "max_seq_length": self.spec.max_seq_length, "export_version": EXPORT_VERSION,
             }), encoding="utf-8")
             if target.exists():
                 shutil.rmtree(target, ignore_errors=True)
@@ -256,7 +313,7 @@ class OnnxEncoder:
                 "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
             }
-            rows.append(self.session.run(None, feed)[0])
+            rows.append(self.session.run(["embedding"], feed)[0])
             if progress:
                 progress(len(idx))
         if not rows:
@@ -265,6 +322,26 @@ class OnnxEncoder:
         result = np.empty_like(stacked)
         result[np.array(order)] = stacked
         return result
+
+    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        import numpy as np
+
+        out: list[TokenVectors | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for i in range(0, len(order), 8):  # small batches: less padding, faster on few cores
+            idx = order[i : i + 8]
+            encs = self.tokenizer.encode_batch([texts[j] for j in idx])
+            feed = {
+                "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+            }
+            hidden = self.session.run(["tokens"], feed)[0]
+            for j, e, h in zip(idx, encs, hidden, strict=True):
+                n = int(sum(e.attention_mask))
+                out[j] = TokenVectors(np.asarray(e.ids[1 : n - 1], dtype=np.int64),
+                                      _unit_rows(h[1 : n - 1]), tuple(e.tokens[1 : n - 1]))
+        return [o for o in out if o is not None]
 
 
 def onnx_folder(index_dir: Path, spec: ModelSpec) -> Path:
@@ -277,7 +354,9 @@ def onnx_ready(folder: Path, spec: ModelSpec) -> bool:
     if not (folder / ONNX_FILE).is_file() or not meta.is_file():
         return False
     try:
-        return bool(json.loads(meta.read_text(encoding="utf-8")).get("model_key") == spec.key)
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        return bool(info.get("model_key") == spec.key
+                    and info.get("export_version") == EXPORT_VERSION)
     except (OSError, ValueError):
         return False
 

@@ -2,6 +2,10 @@
 score matrix with numpy alone (importing bm25s costs ~0.2 s, too much for a sub-second ask).
 
 Both sides share `tokenize`, so the query sees exactly the vocabulary the index was built with.
+
+Query expansion ("term neighbours"): every word of the corpus is embedded once at build time;
+a query word also counts, at a discount, the corpus words the model places nearest to it
+(young companies -> startups, armed forces -> defence), which BM25 alone cannot match.
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ from typing import Any
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 K1 = 1.5
 B = 0.75
+# Expansion: up to PER_WORD corpus words with cosine >= THRESHOLD to a query word, each adding
+# WEIGHT x cosine x its BM25 column. Chosen from a grid on both the question set and Cranfield
+# (benchmarks/ABLATION.md): every cell of it helped both, and this is its middle.
+EXPANSION_THRESHOLD = 0.6
+EXPANSION_PER_WORD = 3
+EXPANSION_WEIGHT = 0.75
+# The most frequent words are embedded; beyond this a corpus's rarest words go unexpanded.
+MAX_TERMS = 50_000
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +49,48 @@ def tokenize(text: str, stopwords: frozenset[str], stem: bool = True) -> list[st
     return list(_stemmer().stemWords(words)) if stem and words else words
 
 
+def content_words(text: str, stopwords: frozenset[str]) -> list[str]:
+    """The words of `text` that expansion works with: as `tokenize` finds them, unstemmed, and
+    not numbers."""
+    return [w for w in _TOKEN.findall(text.lower()) if w not in stopwords and not w.isdigit()]
+
+
+def expansion_terms(texts: Sequence[str], stopwords: frozenset[str], limit: int = MAX_TERMS
+                    ) -> tuple[list[str], list[str]]:
+    """The corpus's words (the `limit` most frequent) and their stems, sorted by word."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(content_words(t, stopwords))
+    words = sorted(w for w, _ in counts.most_common(limit))
+    return words, list(_stemmer().stemWords(words)) if words else []
+
+
+def neighbours(words: Sequence[str], word_vectors: Any, term_vectors: Any,
+               term_stems: Sequence[str]) -> dict[str, float]:
+    """{stem: weight} to add to a query made of `words`: for each word its nearest corpus words
+    (by the model's vectors) above the threshold, leaving out stems the query already has."""
+    import numpy as np
+
+    if not len(words) or not len(term_stems):
+        return {}
+    own = set(_stemmer().stemWords(list(words)))
+    sims = np.asarray(word_vectors, dtype=np.float32) @ np.asarray(term_vectors, dtype=np.float32).T
+    extra: dict[str, float] = {}
+    for row in sims:
+        taken = 0
+        for j in np.argsort(-row, kind="stable")[: EXPANSION_PER_WORD * 4]:
+            if row[j] < EXPANSION_THRESHOLD or taken >= EXPANSION_PER_WORD:
+                break
+            stem = term_stems[j]
+            if stem in own:
+                continue
+            extra[stem] = max(extra.get(stem, 0.0), float(row[j]))
+            taken += 1
+    return {s: EXPANSION_WEIGHT * w for s, w in extra.items()}
+
+
 def build(texts: Sequence[str], folder: Path, stopwords: list[str] | None = None) -> None:
     """Index `texts` with bm25s (Lucene BM25, k1=1.5, b=0.75) and save its arrays as .npy + JSON."""
     import bm25s
@@ -55,20 +109,28 @@ def build(texts: Sequence[str], folder: Path, stopwords: list[str] | None = None
     (folder / "stopwords.json").write_text(json.dumps(stops), encoding="utf-8")
 
 
-def scores(tables: dict[str, Any], query: str, n_docs: int) -> Any:
-    """BM25 score of every passage for `query`, as bm25s computes it."""
+def stopset(tables: dict[str, Any]) -> frozenset[str]:
+    found = tables.get("_stopset")
+    if found is None:
+        found = tables["_stopset"] = frozenset(tables["stopwords"])
+    return found
+
+
+def scores(tables: dict[str, Any], query: str, n_docs: int,
+           extra: dict[str, float] | None = None) -> Any:
+    """BM25 score of every passage for `query`, as bm25s computes it; plus, for expansion, each
+    stem in `extra` counted at its weight."""
     import numpy as np
 
     out = np.zeros(n_docs, dtype=np.float32)
-    stopset = tables.get("_stopset")
-    if stopset is None:
-        stopset = tables["_stopset"] = frozenset(tables["stopwords"])
     vocab = tables["vocab"]
     indptr, indices, data = tables["indptr"], tables["indices"], tables["data"]
-    for token in tokenize(query, stopset):
+    weighted = [(tok, 1.0) for tok in tokenize(query, stopset(tables))]
+    weighted += list((extra or {}).items())
+    for token, weight in weighted:
         tid = vocab.get(token)
         if tid is None or tid + 1 >= len(indptr):
             continue
         s, e = indptr[tid], indptr[tid + 1]
-        np.add.at(out, indices[s:e], data[s:e])
+        np.add.at(out, indices[s:e], data[s:e] if weight == 1.0 else weight * data[s:e])
     return out

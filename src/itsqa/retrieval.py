@@ -1,5 +1,6 @@
-"""Question -> ranked, cited passages: dense (FAISS) and BM25 rankings fused by reciprocal rank,
-syndicated copies folded into one result, the answering sentences marked. Writes no files."""
+"""Question -> ranked, cited passages: dense (FAISS) and BM25 (with query expansion) scores fused,
+the head re-scored by late interaction, syndicated copies folded into one result, the answering
+sentences marked. Writes no files."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from .embedding import Encoder
 from .errors import UsageError
 from .store import ChunkRecord, LoadedIndex
 
-MODES = ("hybrid", "dense", "bm25")
+# hybrid: dense + BM25 (expanded); late: hybrid, then its head re-scored by late interaction.
+MODES = ("hybrid", "dense", "bm25", "late")
 # How much worse an earlier-dated copy of a syndicated passage may score and still be the one
 # cited, as a share of the spread of scores among the candidates looked at.
 DUPLICATE_MARGIN = 0.1
@@ -128,6 +130,8 @@ class Retriever:
         self._shingle_cache: dict[int, set[tuple[str, ...]]] = {}
         self._units_by_row: dict[int, list[int]] | None = None
         self._vectors: Any = None
+        self._terms: tuple[list[str], list[str], Any] | None = None
+        self._token_cache: dict[int, Any] = {}
 
     @property
     def encoder(self) -> Encoder:
@@ -168,8 +172,68 @@ class Retriever:
         second = np.where(np.isfinite(second), second, best)
         return (best + second) / 2, top
 
-    def bm25_scores(self, question: str) -> Any:
-        return lexical.scores(self.index.bm25, question, len(self.index.chunks))
+    def bm25_scores(self, question: str, expand: bool = False) -> Any:
+        """BM25 over the passages; with `expand`, query words also match their nearest corpus
+        words (the model's vectors, stored at build time), at a discount."""
+        extra = None
+        if expand:
+            from .store import load_terms
+
+            if self._terms is None:
+                self._terms = load_terms(self.index.path)
+            words = sorted(set(lexical.content_words(question, lexical.stopset(self.index.bm25))))
+            if words and self._terms[0]:
+                extra = lexical.neighbours(words, self.encoder.encode(words), self._terms[2],
+                                           self._terms[1])
+        return lexical.scores(self.index.bm25, question, len(self.index.chunks), extra)
+
+    def late_scores(self, question: str, rows: list[int]) -> Any:
+        """Late interaction: for each word piece of the question its best cosine among a
+        passage's contextual token vectors, averaged with weights by how rare the piece is
+        among the passages (BM25's idf). A second look at the few passages fusion ranked
+        highest, on the words themselves rather than one vector per passage."""
+        import numpy as np
+
+        query = self.encoder.tokens([question])[0]
+        df = self.index.wordpiece_df
+        n = len(self.index.chunks)
+        got = np.clip(df[np.clip(query.ids, 0, len(df) - 1)], 0, n).astype(np.float64)
+        weights = np.log((n - got + 0.5) / (got + 0.5) + 1.0) * query.content
+        if not weights.sum() > 0:
+            return np.zeros(len(rows))
+        weights /= weights.sum()
+        missing = [r for r in rows if r not in self._token_cache]
+        if missing:
+            if len(self._token_cache) > 2048:  # bound the memory a long evaluation holds
+                self._token_cache.clear()
+            for r, tv in zip(missing, self.encoder.tokens([self.index.chunks[r].text
+                                                           for r in missing]), strict=True):
+                self._token_cache[r] = tv.vectors.astype(np.float16)
+        out = np.zeros(len(rows))
+        for i, r in enumerate(rows):
+            vecs = self._token_cache[r]
+            if len(vecs):
+                out[i] = float(weights @ (query.vectors @ vecs.T.astype(np.float32)).max(axis=1))
+        return out
+
+    def rerank(self, question: str, fused: Any) -> list[tuple[int, float]]:
+        """The best `rerank_depth` passages by fused + weight x late-interaction score (both as
+        z-scores among them); the scores stay comparable within one question only."""
+        import numpy as np
+
+        depth = min(self.settings.rerank_depth, len(fused))
+        head = [r for r in np.argsort(-fused, kind="stable")[:depth] if np.isfinite(fused[r])]
+        if len(head) < 2:
+            return [(int(r), float(fused[r])) for r in head]
+        late = self.late_scores(question, [int(r) for r in head])
+
+        def z(x: Any) -> Any:
+            sd = float(x.std())
+            return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
+
+        combined = z(fused[head]) + self.settings.rerank_weight * z(late)
+        order = np.argsort(-combined, kind="stable")
+        return [(int(head[i]), float(combined[i])) for i in order]
 
     @staticmethod
     def _top(scores: Any, depth: int, positive: bool = False) -> list[tuple[int, float]]:
@@ -222,7 +286,17 @@ class Retriever:
         dense, top_sim = self.dense_scores(qvec if qvec is not None else self.encode_query(question))
         if mode == "dense":
             return self._top(dense, depth), top_sim
-        return self._top(self.fuse(dense, self.bm25_scores(question)), depth), top_sim
+        fused = self.fuse(dense, self.bm25_scores(question, expand=self.settings.expansion))
+        if mode == "hybrid" or self.settings.rerank_depth <= 1:
+            return self._top(fused, depth), top_sim
+        head = self.rerank(question, fused)
+        # Below the re-scored head the fused order stands, its scores shifted beneath the head's.
+        taken = {r for r, _ in head}
+        rest = [(r, s) for r, s in self._top(fused, depth + len(head)) if r not in taken]
+        if rest and head:
+            shift = min(s for _, s in head) - rest[0][1] - 1.0
+            rest = [(r, s + shift) for r, s in rest]
+        return (head + rest)[:depth], top_sim
 
     # -- answering --------------------------------------------------------------------------
     def citation(self, rec: ChunkRecord) -> Citation:
@@ -282,7 +356,7 @@ class Retriever:
             ) -> Answer:
         """The k best distinct passages for `question`, cited, with the answer marked."""
         mode = mode or self.settings.mode
-        qvec = self.encode_query(question) if mode in ("dense", "hybrid") else None
+        qvec = self.encode_query(question) if mode != "bm25" else None
         ranked, top_sim = self.rank(question, mode, depth=max(100, 4 * k), qvec=qvec)
         if mode == "bm25":
             qvec = self.encode_query(question)

@@ -5,7 +5,9 @@ Layout of an index folder:
     CURRENT            {"generation": "gen-..."}: replaced atomically; readers follow it
     LOCK               held (flock) by the one build running
     gen-*/             one complete index: manifest.json, vectors.faiss, embeddings.npy,
-                       chunks.json, sources.json, texts.json, bm25/ (bm25s arrays + vocab)
+                       chunks.json, units.json, sources.json, texts.json, wordpiece_df.npy,
+                       bm25/ (bm25s arrays + vocab; terms.json + terms.npy: the corpus's
+                       words and their vectors, for query expansion)
     models/<key>/      the ONNX export of the model, shared by generations
 
 Nothing here is unpickled or executed: FAISS files, numpy arrays (allow_pickle=False) and JSON.
@@ -29,7 +31,9 @@ from typing import Any
 from . import __version__
 from .errors import BadIndexError, IndexLockedError, ItsqaError
 
-FORMAT_VERSION = 1
+# 2: term vectors for query expansion and word-piece frequencies for reranking.
+FORMAT_VERSION = 2
+WORDPIECE_DF = "wordpiece_df.npy"
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
@@ -75,6 +79,7 @@ class LoadedIndex:
     bm25: dict[str, Any]
     units: list[tuple[int, int, int, str]]  # sentence vectors: (passage row, start, end, hash)
     owners: Any  # numpy: the passage row of every vector in the FAISS index
+    wordpiece_df: Any  # numpy: in how many passages each of the model's word pieces occurs
 
     @property
     def vector_hashes(self) -> list[str]:
@@ -271,6 +276,7 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
             "vocab": json.loads((gen / "bm25" / "vocab.json").read_text(encoding="utf-8")),
             "stopwords": json.loads((gen / "bm25" / "stopwords.json").read_text(encoding="utf-8")),
         }
+        wordpiece_df = np.load(gen / WORDPIECE_DF, allow_pickle=False)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
     dim = int(manifest.get("model", {}).get("dimension", -1))
@@ -285,9 +291,12 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
     # bm25s lists an empty token last in its vocabulary, with no column of its own.
     if len(bm25["indptr"]) not in (len(bm25["vocab"]), len(bm25["vocab"]) + 1):
         raise BadIndexError(f"the BM25 tables in {gen.name} disagree with their vocabulary")
+    if wordpiece_df.ndim != 1 or wordpiece_df.dtype.kind not in "iu":
+        raise BadIndexError(f"the word-piece table in {gen.name} is malformed")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners)
+    return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners,
+                       wordpiece_df)
 
 
 def load_embeddings(gen: Path) -> Any:
@@ -295,6 +304,31 @@ def load_embeddings(gen: Path) -> Any:
     import numpy as np
 
     return np.load(gen / "embeddings.npy", allow_pickle=False, mmap_mode="r")
+
+
+def save_terms(gen: Path, words: list[str], stems: list[str], vectors: Any) -> None:
+    """The corpus's words, their stems and their vectors (float16) for query expansion."""
+    import numpy as np
+
+    (gen / "bm25").mkdir(parents=True, exist_ok=True)
+    (gen / "bm25" / "terms.json").write_text(json.dumps({"words": words, "stems": stems},
+                                                        ensure_ascii=False), encoding="utf-8")
+    np.save(gen / "bm25" / "terms.npy", np.asarray(vectors, dtype=np.float16), allow_pickle=False)
+
+
+def load_terms(gen: Path) -> tuple[list[str], list[str], Any]:
+    """(words, stems, float32 vectors) as `save_terms` wrote them."""
+    import numpy as np
+
+    try:
+        terms = json.loads((gen / "bm25" / "terms.json").read_text(encoding="utf-8"))
+        vectors = np.load(gen / "bm25" / "terms.npy", allow_pickle=False)
+        words, stems = list(terms["words"]), list(terms["stems"])
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise BadIndexError(f"the expansion terms in {gen.name} cannot be read ({exc})") from exc
+    if vectors.ndim != 2 or len(vectors) != len(words) or len(stems) != len(words):
+        raise BadIndexError(f"the expansion terms in {gen.name} disagree with their vectors")
+    return words, stems, vectors.astype(np.float32)
 
 
 def make_faiss_index(vectors: Any) -> Any:
