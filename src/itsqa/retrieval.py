@@ -132,6 +132,7 @@ class Retriever:
         self._vectors: Any = None
         self._terms: tuple[list[str], list[str], Any] | None = None
         self._token_cache: dict[int, Any] = {}
+        self._word_vectors: tuple[str, list[str], Any] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -139,8 +140,15 @@ class Retriever:
             self._encoder = self._encoder_factory()
         return self._encoder
 
+    def _expansion_words(self, question: str) -> list[str]:
+        return sorted(set(lexical.content_words(question, lexical.stopset(self.index.bm25))))
+
     def encode_query(self, question: str) -> Any:
-        return self.encoder.encode([question])
+        """The question's vector; its words' vectors (for expansion) come from the same call."""
+        words = self._expansion_words(question) if self.settings.expansion else []
+        vecs = self.encoder.encode([question, *words])
+        self._word_vectors = (question, words, vecs[1:])
+        return vecs[:1]
 
     # -- ranking ----------------------------------------------------------------------------
     def dense_scores(self, qvec: Any) -> tuple[Any, float]:
@@ -181,10 +189,12 @@ class Retriever:
 
             if self._terms is None:
                 self._terms = load_terms(self.index.path)
-            words = sorted(set(lexical.content_words(question, lexical.stopset(self.index.bm25))))
+            words = self._expansion_words(question)
             if words and self._terms[0]:
-                extra = lexical.neighbours(words, self.encoder.encode(words), self._terms[2],
-                                           self._terms[1])
+                cached = self._word_vectors
+                vecs = (cached[2] if cached and cached[:2] == (question, words)
+                        else self.encoder.encode(words))
+                extra = lexical.neighbours(words, vecs, self._terms[2], self._terms[1])
         return lexical.scores(self.index.bm25, question, len(self.index.chunks), extra)
 
     def late_scores(self, question: str, rows: list[int]) -> Any:
