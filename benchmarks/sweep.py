@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # (label, changes to ChunkSettings, changes to Settings)
 VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("itsqa default (hybrid)", {}, {}),
+    ("mode late: hybrid + late-interaction rerank of the top 20", {}, {"mode": "late"}),
+    ("no query expansion", {}, {"expansion": False}),
     ("dense only", {}, {"mode": "dense"}),
     ("BM25 only", {}, {"mode": "bm25"}),
     ("fusion: reciprocal rank (k=60)", {}, {"fusion": "rrf"}),
