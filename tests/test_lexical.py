@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +22,7 @@ def test_numpy_scores_equal_bm25s(tmp_path: Path, query: str) -> None:
     import bm25s
 
     lexical.build(TEXTS, tmp_path)
-    tables = {
-        "data": np.load(tmp_path / "data.npy"), "indices": np.load(tmp_path / "indices.npy"),
-        "indptr": np.load(tmp_path / "indptr.npy"),
-        "vocab": json.loads((tmp_path / "vocab.json").read_text()),
-        "stopwords": json.loads((tmp_path / "stopwords.json").read_text()),
-    }
+    tables = lexical.load(tmp_path)
     ours = lexical.scores(tables, query, len(TEXTS))
     reference = bm25s.BM25(k1=lexical.K1, b=lexical.B)
     stop = frozenset(lexical.default_stopwords())
@@ -65,12 +59,7 @@ def test_neighbours_take_close_words_not_the_query_own_stems() -> None:
 
 def test_expanded_scores_add_the_weighted_columns(tmp_path: Path) -> None:
     lexical.build(TEXTS, tmp_path)
-    tables = {
-        "data": np.load(tmp_path / "data.npy"), "indices": np.load(tmp_path / "indices.npy"),
-        "indptr": np.load(tmp_path / "indptr.npy"),
-        "vocab": json.loads((tmp_path / "vocab.json").read_text()),
-        "stopwords": json.loads((tmp_path / "stopwords.json").read_text()),
-    }
+    tables = lexical.load(tmp_path)
     base = lexical.scores(tables, "ambassadors abroad", len(TEXTS))
     assert not base.any(), "no passage has either word"
     envoy = lexical.scores(tables, "envoys", len(TEXTS))

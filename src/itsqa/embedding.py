@@ -272,6 +272,17 @@ class SentenceTransformerEncoder:
         return target
 
 
+def _feed(encs: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The ONNX graph's inputs for a batch of (padded) tokenizer encodings."""
+    import numpy as np
+
+    return {
+        "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+    }
+
+
 class OnnxEncoder:
     """The exported model on onnxruntime: same vectors as sentence-transformers, no torch."""
 
@@ -308,12 +319,7 @@ class OnnxEncoder:
             idx = order[i : i + batch_size]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
             self.truncated = self.truncated or any(e.overflowing for e in encs)
-            feed = {
-                "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
-            }
-            rows.append(self.session.run(["embedding"], feed)[0])
+            rows.append(self.session.run(["embedding"], _feed(encs))[0])
             if progress:
                 progress(len(idx))
         if not rows:
@@ -331,12 +337,7 @@ class OnnxEncoder:
         for i in range(0, len(order), 8):  # small batches: less padding, faster on few cores
             idx = order[i : i + 8]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
-            feed = {
-                "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
-            }
-            hidden = self.session.run(["tokens"], feed)[0]
+            hidden = self.session.run(["tokens"], _feed(encs))[0]
             for j, e, h in zip(idx, encs, hidden, strict=True):
                 n = int(sum(e.attention_mask))
                 out[j] = TokenVectors(np.asarray(e.ids[1 : n - 1], dtype=np.int64),

@@ -21,8 +21,9 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 K1 = 1.5
 B = 0.75
 # Expansion: up to PER_WORD corpus words with cosine >= THRESHOLD to a query word, each adding
-# WEIGHT x cosine x its BM25 column. Chosen from a grid on both the question set and Cranfield
-# (benchmarks/ABLATION.md): every cell of it helped both, and this is its middle.
+# WEIGHT x cosine x its BM25 column. Chosen from a 12-cell grid on both the question set and
+# Cranfield (benchmarks/ABLATION.md): every cell helped Cranfield, all but one the set; this is
+# its middle, not its best cell.
 EXPANSION_THRESHOLD = 0.6
 EXPANSION_PER_WORD = 3
 EXPANSION_WEIGHT = 0.75
@@ -107,6 +108,19 @@ def build(texts: Sequence[str], folder: Path, stopwords: list[str] | None = None
     (folder / "vocab.json").write_text(json.dumps(retriever.vocab_dict, ensure_ascii=False),
                                        encoding="utf-8")
     (folder / "stopwords.json").write_text(json.dumps(stops), encoding="utf-8")
+
+
+def load(folder: Path) -> dict[str, Any]:
+    """The tables `build` saved in `folder` (raises OSError or ValueError when unreadable)."""
+    import numpy as np
+
+    return {
+        "data": np.load(folder / "data.npy", allow_pickle=False),
+        "indices": np.load(folder / "indices.npy", allow_pickle=False),
+        "indptr": np.load(folder / "indptr.npy", allow_pickle=False),
+        "vocab": json.loads((folder / "vocab.json").read_text(encoding="utf-8")),
+        "stopwords": json.loads((folder / "stopwords.json").read_text(encoding="utf-8")),
+    }
 
 
 def stopset(tables: dict[str, Any]) -> frozenset[str]:

@@ -110,6 +110,14 @@ def near_duplicate(a: set[tuple[str, ...]], b: set[tuple[str, ...]], threshold: 
     return len(a & b) / min(len(a), len(b)) >= threshold
 
 
+def _standardise(x: Any) -> Any:
+    """z-scores (all zeros when the values do not vary)."""
+    import numpy as np
+
+    sd = float(x.std())
+    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
+
+
 def _date_key(date: str) -> str:
     """Sortable, with a partial date ('2023-03') taken as the end of its period; unknown last."""
     if not date:
@@ -237,11 +245,7 @@ class Retriever:
             return [(int(r), float(fused[r])) for r in head]
         late = self.late_scores(question, [int(r) for r in head])
 
-        def z(x: Any) -> Any:
-            sd = float(x.std())
-            return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
-
-        combined = z(fused[head]) + self.settings.rerank_weight * z(late)
+        combined = _standardise(fused[head]) + self.settings.rerank_weight * _standardise(late)
         order = np.argsort(-combined, kind="stable")
         return [(int(head[i]), float(combined[i])) for i in order]
 
@@ -275,12 +279,8 @@ class Retriever:
                 out += 1.0 / (self.settings.rrf_k + ranks + 1)
             return out
 
-        def z(x: Any) -> Any:
-            sd = float(x.std())
-            return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
-
         w = self.settings.dense_weight
-        return w * z(d) + (1 - w) * z(lex)
+        return w * _standardise(d) + (1 - w) * _standardise(lex)
 
     def rank(self, question: str, mode: str = "hybrid", depth: int = 100,
              qvec: Any = None) -> tuple[list[tuple[int, float]], float]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, lexical
 from .errors import BadIndexError, IndexLockedError, ItsqaError
 
 # 2: term vectors for query expansion and word-piece frequencies for reranking.
@@ -269,13 +269,7 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
         texts = json.loads((gen / "texts.json").read_text(encoding="utf-8"))
         units = [tuple(u) for u in json.loads((gen / "units.json").read_text(encoding="utf-8"))]
         index = faiss.read_index(str(gen / "vectors.faiss"))
-        bm25 = {
-            "data": np.load(gen / "bm25" / "data.npy", allow_pickle=False),
-            "indices": np.load(gen / "bm25" / "indices.npy", allow_pickle=False),
-            "indptr": np.load(gen / "bm25" / "indptr.npy", allow_pickle=False),
-            "vocab": json.loads((gen / "bm25" / "vocab.json").read_text(encoding="utf-8")),
-            "stopwords": json.loads((gen / "bm25" / "stopwords.json").read_text(encoding="utf-8")),
-        }
+        bm25 = lexical.load(gen / "bm25")
         wordpiece_df = np.load(gen / WORDPIECE_DF, allow_pickle=False)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
