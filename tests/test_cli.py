@@ -42,11 +42,22 @@ def assert_one_line_error(result, code: int, *words: str) -> None:
     (["eval"], 2, ["question set"]),
     (["index", "--corpus", "does-not-exist"], 1, ["does not exist"]),
     (["index", "--corpus", ".", "--index", "."], 2, ["separate --index"]),
+    (["ask", "quantum", "--reranker", "no-such-model"], 1, ["reranker:", "is not a folder"]),
+    (["eval", "q.jsonl", "--reranker", "no-such-model"], 1, ["reranker:", "is not a folder"]),
 ])
 def test_misuse_and_failures_give_one_line_and_exit_code(runner, tmp_path, monkeypatch, args,
                                                          code, words, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     assert_one_line_error(invoke(runner, args), code, *words)
+
+
+def test_a_bad_reranker_in_the_environment_fails_before_any_work(runner, tmp_path, monkeypatch,
+                                                                  fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model").mkdir()
+    result = invoke(runner, ["ask", "quantum"], env={"ITSQA_RERANKER": "model"})
+    assert_one_line_error(result, 1, "reranker:", "no config.json")
+    assert not (tmp_path / "index").exists()
 
 
 def test_corpus_that_is_a_file(runner, tmp_path, monkeypatch, fake_encoder) -> None:

@@ -154,6 +154,22 @@ def test_syndicated_quote_is_shown_once(workdir: Path) -> None:
     assert holders[0]["also_in"], "the other source carrying the same quote is listed"
 
 
+def test_a_local_cross_encoder_reranks_ask_and_eval(workdir: Path, cross_encoder: Path) -> None:
+    q = "what are the quantum priorities"
+    plain = json.loads(run_cli(workdir, "ask", q, "--json", "-k", "10").stdout)
+    proc = run_cli(workdir, "ask", q, "--json", "-k", "10", "--reranker", str(cross_encoder))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    key = [(r["source"], r["start"]) for r in plain["results"]]
+    got = [(r["source"], r["start"]) for r in out["results"]]
+    assert got != key and len(got) == len(set(got)) == 10  # re-ordered, still distinct
+    assert out["confident"] == plain["confident"]
+    proc = run_cli(workdir, "eval", str(ROOT / "eval" / "questions.jsonl"), "--reranker",
+                   str(cross_encoder))
+    assert proc.returncode == 0, proc.stderr
+    assert "hybrid+reranker" in proc.stdout
+
+
 def test_eval_runs_on_the_project_question_set(workdir: Path) -> None:
     proc = run_cli(workdir, "eval", str(ROOT / "eval" / "questions.jsonl"), "--json")
     assert proc.returncode == 0, proc.stderr

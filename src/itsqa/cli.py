@@ -65,6 +65,23 @@ corpus_option = click.option("--corpus", type=PATH_DIR, default=None, envvar="IT
 index_option = click.option("--index", "index_dir", type=PATH_DIR, default=None,
                             envvar="ITSQA_INDEX", help="Index folder [env ITSQA_INDEX; default: index/].")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+reranker_option = click.option(
+    "--reranker", type=click.Path(path_type=Path), default=None,
+    help="Folder of a local sentence-transformers CrossEncoder to re-order the top 20 passages "
+         "[env ITSQA_RERANKER; none by default; loading it adds about 5 s].")
+
+
+def with_reranker(settings: Settings, reranker: Path | None) -> Settings:
+    """`settings` with --reranker applied (over ITSQA_RERANKER), its folder checked up front."""
+    from dataclasses import replace
+
+    from .rerank import check_folder
+
+    if reranker is not None:
+        settings = replace(settings, reranker=reranker)
+    if settings.reranker is not None:
+        check_folder(settings.reranker)
+    return settings
 
 
 class Failure(click.ClickException):
@@ -171,13 +188,14 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
 @index_option
 @json_option
 @click.option("--no-refresh", is_flag=True, help="Answer from the index as it is, even if stale.")
+@reranker_option
 @click.pass_context
 def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus: Path | None,
-            index_dir: Path | None, as_json: bool, no_refresh: bool) -> None:
+            index_dir: Path | None, as_json: bool, no_refresh: bool, reranker: Path | None) -> None:
     """Answer QUESTION with cited passages (builds the index on first use)."""
     from .service import open_index
 
-    settings = _settings(ctx, corpus, index_dir)
+    settings = with_reranker(_settings(ctx, corpus, index_dir), reranker)
     q = _clean_question(question)
     with _progress(not as_json) as progress:
         opened = open_index(settings, refresh=not no_refresh, note=_err, progress=progress)

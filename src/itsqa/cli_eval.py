@@ -8,11 +8,13 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .cli import reranker_option, with_reranker
 from .config import Settings
 from .errors import UsageError
 from .evaluation import (
@@ -124,6 +126,16 @@ def _peer_rankers(retriever: Retriever, k: int) -> dict[str, Any]:
     return {PEERS[0]: make(dense), PEERS[1]: make(bm25)}
 
 
+def _runs(settings: Settings, mode: str, compare: bool) -> list[tuple[str, str, Path | None]]:
+    """(label, mode, reranker folder) for each system row: every mode with --compare, and with a
+    cross-encoder the chosen mode again with it, so its effect reads as before and after."""
+    rows: list[tuple[str, str, Path | None]] = [(m, m, None) for m in (MODES if compare else [mode])]
+    if settings.reranker is not None:
+        extra = (f"{mode}+reranker", mode, settings.reranker)
+        rows.append(extra)
+    return rows
+
+
 def run_questions(settings: Settings, path: Path, k: int, mode: str, compare: bool
                   ) -> list[EvalReport]:
     from .service import open_index
@@ -131,11 +143,12 @@ def run_questions(settings: Settings, path: Path, k: int, mode: str, compare: bo
     questions = load_questions(path)
     retriever = open_index(settings, note=_note).retriever
     reports = []
-    modes = list(MODES) if compare else [mode]
-    for m in modes:
+    for label, m, reranker in _runs(settings, mode, compare):
+        retriever.settings = replace(settings, reranker=reranker)
         reports.append(evaluate_questions(questions, _system_ranker(retriever, m, k), k,
-                                          name=path.name, mode=m,
+                                          name=path.name, mode=label,
                                           explain=_explain(retriever, m)))
+    retriever.settings = settings
     if compare:
         for label, ranker in _peer_rankers(retriever, k).items():
             reports.append(evaluate_questions(questions, ranker, k, name=path.name, mode=label))
@@ -214,8 +227,11 @@ def run_beir(settings: Settings, folder: Path, index_dir: Path | None, mode: str
     bsettings = settings.with_paths(corpus_dir, cache / "index")
     update_index(bsettings, progress=progress, note=_note)
     retriever = open_index(bsettings, note=_note).retriever
-    reports = [evaluate_beir(ds, doc_ranker(retriever, mapping, m), mode=m)
-               for m in (MODES if compare else [mode])]
+    reports = []
+    for label, m, reranker in _runs(bsettings, mode, compare):
+        retriever.settings = replace(bsettings, reranker=reranker)
+        reports.append(evaluate_beir(ds, doc_ranker(retriever, mapping, m), mode=label))
+    retriever.settings = bsettings
     if compare:
         reports.extend(_beir_peers(ds, retriever, cache))
     return reports
@@ -294,13 +310,15 @@ def _print_misses(report: EvalReport) -> None:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
               envvar="ITSQA_INDEX", help="Index folder (for --beir: where its index is kept).")
 @click.option("--json", "as_json", is_flag=True)
+@reranker_option
 @click.pass_context
 def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: int, mode: str,
-             compare: bool, corpus: Path | None, index_dir: Path | None, as_json: bool) -> None:
+             compare: bool, corpus: Path | None, index_dir: Path | None, as_json: bool,
+             reranker: Path | None) -> None:
     """Measure retrieval on QUESTIONS.jsonl, or on a BEIR dataset with --beir DIR."""
     from .cli import _progress
 
-    settings: Settings = ctx.obj["settings"]
+    settings = with_reranker(ctx.obj["settings"], reranker)
     if (questions is None) == (beir is None):
         raise UsageError("give a question set (itsqa eval eval/questions.jsonl) or --beir DIR, "
                          "not both or neither")
@@ -311,7 +329,7 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
         with _progress(not as_json) as progress:
             reports = run_beir(settings, beir, beir_index, mode, compare, progress)
         if as_json:
-            out: Any = [r.as_json() for r in reports] if compare else reports[0].as_json()
+            out: Any = [r.as_json() for r in reports] if len(reports) > 1 else reports[0].as_json()
             click.echo(json.dumps(out))
             return
         _print_table([(r.mode, r.metrics) for r in reports], ["ndcg@10", "recall@100", "mrr@10"],
@@ -321,11 +339,12 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
     settings = settings.with_paths(corpus, index_dir)
     reports_q = run_questions(settings, questions, k, mode, compare)
     if as_json:
-        out = [r.as_json() for r in reports_q] if compare else reports_q[0].as_json()
+        out = [r.as_json() for r in reports_q] if len(reports_q) > 1 else reports_q[0].as_json()
         click.echo(json.dumps(out, ensure_ascii=False))
         return
     keys = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", f"recall@{k}"]
-    first = reports_q[0]
+    # the details below are for the chosen mode, or for it with the reranker when one is given
+    first = next((r for r in reports_q if r.mode.endswith("+reranker")), reports_q[0])
     n = sum(1 for q in first.questions if q.question.answerable)
     _print_table([(r.mode, r.metrics) for r in reports_q], keys,
                  f"{first.name}: {n} answerable questions")

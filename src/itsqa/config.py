@@ -69,6 +69,9 @@ class Settings:
     # rarity), added to the fused score at `rerank_weight`, both standardised.
     rerank_depth: int = 20
     rerank_weight: float = 1.0
+    # Optional: a sentence-transformers CrossEncoder saved in this folder re-orders the best
+    # `rerank_depth` passages of any mode by its score (see rerank.py). None ships with itsqa.
+    reranker: Path | None = None
     # Below this best dense cosine the answer is flagged as not confident (see README, "confidence").
     confidence_threshold: float = 0.38
     debug: bool = False
@@ -87,12 +90,14 @@ def _flag(value: str | None) -> bool:
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
     """Settings with the ITSQA_* variables applied (ITSQA_CORPUS, ITSQA_INDEX, ITSQA_MODEL,
-    ITSQA_DEBUG)."""
+    ITSQA_RERANKER, ITSQA_DEBUG)."""
     env = dict(os.environ) if env is None else env
     model = env.get("ITSQA_MODEL")
+    reranker = env.get("ITSQA_RERANKER")
     return Settings(
         corpus_dir=Path(env.get("ITSQA_CORPUS") or "corpus"),
         index_dir=Path(env.get("ITSQA_INDEX") or "index"),
         model_path=Path(model) if model else None,
+        reranker=Path(reranker) if reranker else None,
         debug=_flag(env.get("ITSQA_DEBUG")),
     )

@@ -1,6 +1,6 @@
 """Question -> ranked, cited passages: dense (FAISS) and BM25 (with query expansion) scores fused,
-the head re-scored by late interaction, syndicated copies folded into one result, the answering
-sentences marked. Writes no files."""
+the head re-scored by late interaction or by a local cross-encoder if the user has one,
+syndicated copies folded into one result, the answering sentences marked. Writes no files."""
 
 from __future__ import annotations
 
@@ -118,6 +118,16 @@ def _standardise(x: Any) -> Any:
     return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
 
 
+def _splice(head: list[tuple[int, float]], rest: list[tuple[int, float]], depth: int
+            ) -> list[tuple[int, float]]:
+    """A re-scored head, then the rest in their own order with their scores shifted beneath the
+    head's, so the scores still fall down the list."""
+    if rest and head:
+        shift = min(s for _, s in head) - rest[0][1] - 1.0
+        rest = [(r, s + shift) for r, s in rest]
+    return (head + rest)[:depth]
+
+
 def _date_key(date: str) -> str:
     """Sortable, with a partial date ('2023-03') taken as the end of its period; unknown last."""
     if not date:
@@ -141,6 +151,7 @@ class Retriever:
         self._terms: tuple[list[str], list[str], Any] | None = None
         self._token_cache: dict[int, Any] = {}
         self._word_vectors: tuple[str, list[str], Any] | None = None
+        self._cross_encoder: Any = None
 
     @property
     def encoder(self) -> Encoder:
@@ -291,6 +302,13 @@ class Retriever:
         if n == 0:
             return [], 0.0
         depth = min(max(depth, 1), n)
+        ranked, top_sim = self._rank_mode(question, mode, depth, qvec)
+        if self.settings.reranker is not None and ranked:
+            ranked = self.cross_rerank(question, ranked, depth)
+        return ranked, top_sim
+
+    def _rank_mode(self, question: str, mode: str, depth: int,
+                   qvec: Any) -> tuple[list[tuple[int, float]], float]:
         if mode == "bm25":
             return self.bm25(question, depth), 0.0
         dense, top_sim = self.dense_scores(qvec if qvec is not None else self.encode_query(question))
@@ -300,15 +318,26 @@ class Retriever:
         if mode == "hybrid" or self.settings.rerank_depth <= 1:
             return self._top(fused, depth), top_sim
         head = self.rerank(question, fused)
-        # Below the re-scored head the fused order stands, its scores shifted beneath the head's.
         taken = {r for r, _ in head}
         rest = [(r, s) for r, s in self._top(fused, depth + len(head)) if r not in taken]
-        if rest and head:
-            shift = min(s for _, s in head) - rest[0][1] - 1.0
-            rest = [(r, s + shift) for r, s in rest]
-        return (head + rest)[:depth], top_sim
+        return _splice(head, rest, depth), top_sim
 
-    # -- answering --------------------------------------------------------------------------
+    def cross_rerank(self, question: str, ranked: list[tuple[int, float]], depth: int
+                     ) -> list[tuple[int, float]]:
+        """The first `rerank_depth` of `ranked` re-ordered by the cross-encoder's score; the rest
+        keep their order beneath them."""
+        import numpy as np
+
+        if self._cross_encoder is None:
+            from .rerank import CrossEncoderReranker
+
+            assert self.settings.reranker is not None
+            self._cross_encoder = CrossEncoderReranker(self.settings.reranker)
+        head = ranked[: max(self.settings.rerank_depth, 1)]
+        scores = self._cross_encoder.scores(question, [self.index.chunks[r].text for r, _ in head])
+        order = np.argsort(-scores, kind="stable")
+        return _splice([(head[i][0], float(scores[i])) for i in order], ranked[len(head):], depth)
+
     def citation(self, rec: ChunkRecord) -> Citation:
         src = self.index.sources.get(rec.source, {})
         return Citation(
