@@ -148,3 +148,22 @@ def test_question_set_with_a_byte_order_mark(tmp_path: Path) -> None:
     p = tmp_path / "q.jsonl"
     p.write_text('\ufeff{"id": "a", "question": "q", "evidence": ["x"]}\n', encoding="utf-8")
     assert load_questions(p)[0].id == "a"
+
+
+def test_unanswerable_questions_are_counted_by_kind() -> None:
+    from itsqa.evaluation import Result, evaluate_questions
+
+    qs = [Question("a", "answerable", ("needle",), kind="direct"),
+          Question("b", "far", answerable=False, kind="off-topic"),
+          Question("c", "near", answerable=False, kind="on-topic"),
+          Question("d", "near too", answerable=False, kind="on-topic")]
+    confident = {"answerable": True, "far": False, "near": True, "near too": False}
+
+    def rank(q: str) -> tuple[list[Result], bool]:
+        return [Result(1, 1.0, "a needle here", "s.txt", 0, 13)], confident[q]
+
+    report = evaluate_questions(qs, rank, 5, name="t", mode="m")
+    assert report.flagged_by_kind() == {"off-topic": {"n": 1, "flagged": 1},
+                                        "on-topic": {"n": 2, "flagged": 1}}
+    assert report.metrics["unanswerable_flagged"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report.as_json()["unanswerable_by_kind"] == report.flagged_by_kind()

@@ -359,5 +359,9 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
         click.echo(f"\nConfidence ({first.mode}): {m.get('unanswerable_flagged', 0) * una:.0f} of "
                    f"{una} unanswerable questions flagged; {m['answerable_flagged'] * n:.0f} of {n} "
                    "answerable ones wrongly flagged.")
+        split = first.flagged_by_kind()
+        if len(split) > 1:
+            click.echo("  unanswerable, by kind: " + "; ".join(
+                f"{kind}: {row['flagged']} of {row['n']} flagged" for kind, row in split.items()))
     _print_misses(first)
     sys.stdout.flush()

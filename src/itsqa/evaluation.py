@@ -181,10 +181,21 @@ class EvalReport:
                          **{k: v for k, v in m.items() if not k.endswith("flagged")}}
         return out
 
+    def flagged_by_kind(self) -> dict[str, dict[str, int]]:
+        """For each `kind` of unanswerable question: how many there are and how many the
+        confidence flag caught."""
+        out: dict[str, dict[str, int]] = {}
+        for q in self.questions:
+            if not q.question.answerable:
+                row = out.setdefault(q.question.kind or "unanswerable", {"n": 0, "flagged": 0})
+                row["n"] += 1
+                row["flagged"] += not q.confident
+        return dict(sorted(out.items()))
+
     def as_json(self) -> dict[str, Any]:
         answerable = [q for q in self.questions if q.question.answerable]
         return {"n": len(answerable), "mode": self.mode, "metrics": self.metrics,
-                "by_kind": self.by_kind(),
+                "by_kind": self.by_kind(), "unanswerable_by_kind": self.flagged_by_kind(),
                 "questions": [q.as_json() for q in self.questions]}
 
 
