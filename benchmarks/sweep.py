@@ -30,6 +30,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("itsqa default (hybrid)", {}, {}),
     ("mode late: hybrid + late-interaction rerank of the top 20", {}, {"mode": "late"}),
     ("no query expansion", {}, {"expansion": False}),
+    ("BM25 query keeps its function words", {}, {"query_stopwords": False}),
     ("dense only", {}, {"mode": "dense"}),
     ("BM25 only", {}, {"mode": "bm25"}),
     ("fusion: reciprocal rank (k=60)", {}, {"fusion": "rrf"}),

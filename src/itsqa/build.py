@@ -202,7 +202,9 @@ def update_index(
         try:
             manifest = store.read_manifest(settings.index_dir)
             gen = store.current_generation(settings.index_dir)
-            if manifest is not None and gen is not None:
+            # An index of another format is rebuilt whole (the plan says why): no need to check it.
+            if (manifest is not None and gen is not None
+                    and manifest.get("format_version") == store.FORMAT_VERSION):
                 store.verify(gen, manifest)
         except BadIndexError as exc:
             if note:

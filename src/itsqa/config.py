@@ -64,6 +64,8 @@ class Settings:
     rrf_k: int = 60
     # Hybrid only: BM25 also counts each query word's nearest corpus words (see lexical.py).
     expansion: bool = True
+    # BM25 drops the question's function words ("what", "does", "about"; see lexical.py).
+    query_stopwords: bool = True
     # Mode "late": the best `rerank_depth` hybrid passages re-scored by late interaction (each
     # word piece of the question matched to its closest token of the passage, weighted by
     # rarity), added to the fused score at `rerank_weight`, both standardised.

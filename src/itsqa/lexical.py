@@ -2,6 +2,10 @@
 score matrix with numpy alone (importing bm25s costs ~0.2 s, too much for a sub-second ask).
 
 Both sides share `tokenize`, so the query sees exactly the vocabulary the index was built with.
+The query also drops a longer list of function words (bm25s's "en_plus": what, how, does, will,
+...): a question's own wording carries no topic, and in a small collection such words still
+have enough idf to favour passages that happen to repeat them. The passages keep them, so
+length normalisation is unchanged (stopping them in the passages too was worse on both corpora).
 
 Query expansion ("term neighbours"): every word of the corpus is embedded once at build time;
 a query word also counts, at a discount, the corpus words the model places nearest to it
@@ -42,6 +46,13 @@ def default_stopwords() -> list[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
     return sorted(STOPWORDS_EN)
+
+
+def query_stopwords() -> list[str]:
+    """Words a query loses before BM25: the index's stopwords and bm25s's longer English list."""
+    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
+
+    return sorted(set(STOPWORDS_EN) | set(STOPWORDS_EN_PLUS))
 
 
 def tokenize(text: str, stopwords: frozenset[str], stem: bool = True) -> list[str]:
@@ -108,6 +119,9 @@ def build(texts: Sequence[str], folder: Path, stopwords: list[str] | None = None
     (folder / "vocab.json").write_text(json.dumps(retriever.vocab_dict, ensure_ascii=False),
                                        encoding="utf-8")
     (folder / "stopwords.json").write_text(json.dumps(stops), encoding="utf-8")
+    # Saved with the index so that asking need not import bm25s.
+    (folder / "query_stopwords.json").write_text(json.dumps(sorted(set(stops) | set(query_stopwords()))),
+                                                 encoding="utf-8")
 
 
 def load(folder: Path) -> dict[str, Any]:
@@ -120,26 +134,30 @@ def load(folder: Path) -> dict[str, Any]:
         "indptr": np.load(folder / "indptr.npy", allow_pickle=False),
         "vocab": json.loads((folder / "vocab.json").read_text(encoding="utf-8")),
         "stopwords": json.loads((folder / "stopwords.json").read_text(encoding="utf-8")),
+        "query_stopwords": json.loads((folder / "query_stopwords.json").read_text(encoding="utf-8")),
     }
 
 
-def stopset(tables: dict[str, Any]) -> frozenset[str]:
-    found = tables.get("_stopset")
+def stopset(tables: dict[str, Any], key: str = "stopwords") -> frozenset[str]:
+    """The index's stopwords ("stopwords") or a query's ("query_stopwords"), as a set."""
+    found = tables.get("_" + key)
     if found is None:
-        found = tables["_stopset"] = frozenset(tables["stopwords"])
+        found = tables["_" + key] = frozenset(tables[key])
     return found
 
 
 def scores(tables: dict[str, Any], query: str, n_docs: int,
-           extra: dict[str, float] | None = None) -> Any:
+           extra: dict[str, float] | None = None, function_words: bool = False) -> Any:
     """BM25 score of every passage for `query`, as bm25s computes it; plus, for expansion, each
-    stem in `extra` counted at its weight."""
+    stem in `extra` counted at its weight. The query's function words are dropped unless
+    `function_words` (then only the index's own stopwords are)."""
     import numpy as np
 
     out = np.zeros(n_docs, dtype=np.float32)
     vocab = tables["vocab"]
     indptr, indices, data = tables["indptr"], tables["indices"], tables["data"]
-    weighted = [(tok, 1.0) for tok in tokenize(query, stopset(tables))]
+    stops = stopset(tables, "stopwords" if function_words else "query_stopwords")
+    weighted = [(tok, 1.0) for tok in tokenize(query, stops)]
     weighted += list((extra or {}).items())
     for token, weight in weighted:
         tid = vocab.get(token)

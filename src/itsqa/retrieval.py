@@ -214,7 +214,8 @@ class Retriever:
                 vecs = (cached[2] if cached and cached[:2] == (question, words)
                         else self.encoder.encode(words))
                 extra = lexical.neighbours(words, vecs, self._terms[2], self._terms[1])
-        return lexical.scores(self.index.bm25, question, len(self.index.chunks), extra)
+        return lexical.scores(self.index.bm25, question, len(self.index.chunks), extra,
+                              function_words=not self.settings.query_stopwords)
 
     def late_scores(self, question: str, rows: list[int]) -> Any:
         """Late interaction: for each word piece of the question its best cosine among a

@@ -32,7 +32,7 @@ from . import __version__, lexical
 from .errors import BadIndexError, IndexLockedError, ItsqaError
 
 # 2: term vectors for query expansion and word-piece frequencies for reranking.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 WORDPIECE_DF = "wordpiece_df.npy"
 CURRENT = "CURRENT"
 LOCK = "LOCK"
