@@ -374,3 +374,22 @@ def test_late_mode_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_enc
         assert [row for row, _ in late[d:]] == [row for row, _ in hybrid[d:]]
         scores = [sc for _, sc in late]
         assert scores == sorted(scores, reverse=True)
+
+
+def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    # stems count ("priorities" is there as "priority"); function words and numbers never count
+    assert r.missing_words("What are the quantum priorities in 2023?") == ()
+    assert r.missing_words("Who is the tech envoy to Brazil, and does brazil have one?") == ("Brazil",)
+    assert r.missing_words("zebra quantum Xylophones") == ("zebra", "Xylophones")
+    assert r.missing_words("?! what how") == ()
+    ans = r.ask("Is there a tech envoy to Brazil?", k=2)
+    assert ans.missing_words == ("Brazil",) and ans.as_json()["missing_words"] == ["Brazil"]
+    # adding a source that names it makes it findable, and no longer missing
+    (corpus_copy / "brazil.txt").write_text("The UK and Brazil signed a technology partnership.\n",
+                                            encoding="utf-8")
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    assert r.missing_words("Is there a tech envoy to Brazil?") == ()

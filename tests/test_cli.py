@@ -102,6 +102,9 @@ def test_ask_json_schema_and_k_larger_than_corpus(runner, tmp_path, monkeypatch,
     assert [r["rank"] for r in out["results"]] == list(range(1, len(out["results"]) + 1))
     r = out["results"][0]
     assert Path(r["source"]).read_text(encoding="utf-8")[r["start"] : r["end"]] == r["text"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    undocumented = [key for key in [*out, *r] if f"`{key}`" not in readme]
+    assert not undocumented, f"README does not document {undocumented}"
 
 
 def test_index_text_report(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:

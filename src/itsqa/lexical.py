@@ -61,10 +61,11 @@ def tokenize(text: str, stopwords: frozenset[str], stem: bool = True) -> list[st
     return list(_stemmer().stemWords(words)) if stem and words else words
 
 
-def content_words(text: str, stopwords: frozenset[str]) -> list[str]:
+def content_words(text: str, stopwords: frozenset[str], lower: bool = True) -> list[str]:
     """The words of `text` that expansion works with: as `tokenize` finds them, unstemmed, and
-    not numbers."""
-    return [w for w in _TOKEN.findall(text.lower()) if w not in stopwords and not w.isdigit()]
+    not numbers (in their own case when not `lower`)."""
+    found = _TOKEN.findall(text if not lower else text.lower())
+    return [w for w in found if w.lower() not in stopwords and not w.isdigit()]
 
 
 def expansion_terms(texts: Sequence[str], stopwords: frozenset[str], limit: int = MAX_TERMS

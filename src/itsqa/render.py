@@ -45,6 +45,9 @@ def print_answer(answer: Answer) -> None:
         t = Text("Answer: ", style="bold")
         t.append(_printable(answer.best_answer))
         con.print(t)
+    if answer.missing_words:
+        con.print(Text(_printable("Not in any source: " + ", ".join(answer.missing_words)
+                                  + " (matched by meaning only)"), style="dim"))
     for h in answer.hits:
         con.print()
         head = Text(f"[{h.rank}] ", style="bold cyan")

@@ -75,10 +75,12 @@ class Answer:
     confident: bool
     best_answer: str = ""
     top_similarity: float = 0.0
+    # Words of the question that no source contains (after stemming): matched by meaning only.
+    missing_words: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"question": self.question, "confident": self.confident,
-                "best_answer": self.best_answer,
+                "best_answer": self.best_answer, "missing_words": list(self.missing_words),
                 "results": [h.as_json() for h in self.hits]}
 
 
@@ -412,7 +414,24 @@ class Retriever:
         if highlight and hits:
             hits, best = self._highlight(qvec, hits)
         confident = top_sim >= self.settings.confidence_threshold
-        return Answer(question, tuple(hits), confident, best, top_sim)
+        return Answer(question, tuple(hits), confident, best, top_sim, self.missing_words(question))
+
+    def missing_words(self, question: str) -> tuple[str, ...]:
+        """The question's words (not function words or numbers) that occur in no passage, even
+        after stemming, in the order asked: what a search engine would list as "missing". The
+        passages can still match them by meaning; if the question's subject is among them, the
+        corpus probably does not answer it."""
+        tables = self.index.bm25
+        stop = lexical.stopset(tables, "query_stopwords")
+        words = list(dict.fromkeys(lexical.content_words(question, stop, lower=False)))
+        if not words:
+            return ()
+        out: dict[str, None] = {}
+        for w in words:
+            stems = lexical.tokenize(w, frozenset())  # lower-casing may split a word ("İ")
+            if stems and not any(st in tables["vocab"] for st in stems):
+                out.setdefault(next((x for x in out if x.lower() == w.lower()), w))
+        return tuple(out)
 
     def _sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:
         """(start, end) within the passage and the stored vector of each of its sentences."""
