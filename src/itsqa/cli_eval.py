@@ -131,8 +131,7 @@ def _runs(settings: Settings, mode: str, compare: bool) -> list[tuple[str, str, 
     cross-encoder the chosen mode again with it, so its effect reads as before and after."""
     rows: list[tuple[str, str, Path | None]] = [(m, m, None) for m in (MODES if compare else [mode])]
     if settings.reranker is not None:
-        extra = (f"{mode}+reranker", mode, settings.reranker)
-        rows.append(extra)
+        rows.append((f"{mode}+reranker", mode, settings.reranker))
     return rows
 
 

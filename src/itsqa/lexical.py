@@ -50,9 +50,9 @@ def default_stopwords() -> list[str]:
 
 def query_stopwords() -> list[str]:
     """Words a query loses before BM25: the index's stopwords and bm25s's longer English list."""
-    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return sorted(set(STOPWORDS_EN) | set(STOPWORDS_EN_PLUS))
+    return sorted(set(default_stopwords()) | set(STOPWORDS_EN_PLUS))
 
 
 def tokenize(text: str, stopwords: frozenset[str], stem: bool = True) -> list[str]:
@@ -64,7 +64,7 @@ def tokenize(text: str, stopwords: frozenset[str], stem: bool = True) -> list[st
 def content_words(text: str, stopwords: frozenset[str], lower: bool = True) -> list[str]:
     """The words of `text` that expansion works with: as `tokenize` finds them, unstemmed, and
     not numbers (in their own case when not `lower`)."""
-    found = _TOKEN.findall(text if not lower else text.lower())
+    found = _TOKEN.findall(text.lower() if lower else text)
     return [w for w in found if w.lower() not in stopwords and not w.isdigit()]
 
 

@@ -422,15 +422,14 @@ class Retriever:
         passages can still match them by meaning; if the question's subject is among them, the
         corpus probably does not answer it."""
         tables = self.index.bm25
-        stop = lexical.stopset(tables, "query_stopwords")
-        words = list(dict.fromkeys(lexical.content_words(question, stop, lower=False)))
-        if not words:
-            return ()
-        out: dict[str, None] = {}
-        for w in words:
+        words: dict[str, str] = {}  # each word once, as first typed
+        for w in lexical.content_words(question, lexical.stopset(tables, "query_stopwords"), lower=False):
+            words.setdefault(w.lower(), w)
+        out = []
+        for w in words.values():
             stems = lexical.tokenize(w, frozenset())  # lower-casing may split a word ("İ")
             if stems and not any(st in tables["vocab"] for st in stems):
-                out.setdefault(next((x for x in out if x.lower() == w.lower()), w))
+                out.append(w)
         return tuple(out)
 
     def _sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:

@@ -31,7 +31,8 @@ from typing import Any
 from . import __version__, lexical
 from .errors import BadIndexError, IndexLockedError, ItsqaError
 
-# 2: term vectors for query expansion and word-piece frequencies for reranking.
+# 2: term vectors for query expansion and word-piece frequencies for reranking;
+# 3: the query stopword list beside the BM25 tables.
 FORMAT_VERSION = 3
 WORDPIECE_DF = "wordpiece_df.npy"
 CURRENT = "CURRENT"
