@@ -53,3 +53,36 @@ def test_spans_are_ordered_and_disjoint() -> None:
         spans = find_furniture(path.read_text(encoding="utf-8"))
         for a, b in zip(spans, spans[1:], strict=False):
             assert a.end <= b.start
+
+
+def test_fragments_stranded_by_furniture_are_chrome() -> None:
+    # The Hansard capture's title-and-notice above its links, and the speaker's byline between
+    # two of them: no sentence, furniture on both sides.
+    text, spans = furniture_text("2023-03-22-hansard-written-statement-hcws660.txt")
+    rules = {text[s.start : s.end]: s.rule for s in find_furniture(text)}
+    assert rules["The UK's International Technology Strategy\n\n(Limited Text - Ministerial Extracts only)"] \
+        == "stranded fragment"
+    assert any(k.startswith("James Cleverly Portrait") and v == "stranded fragment"
+               for k, v in rules.items())
+    assert not any("This is a joint statement" in s for s in spans)
+
+
+@pytest.mark.parametrize("middle,dropped", [
+    ("Envoys to the Gulf", True),  # a label on its own between two links
+    ("By Jane Smith, Technology Correspondent, with reporting from London (PA)", True),  # a byline
+    ("Tech envoys\nThe Gulf and East Africa (from 2024)", True),  # two label lines
+    ("A short sentence stands here.", False),  # a sentence is article text, however short
+    ("One line\nTwo lines\nThree lines\nFour lines", False),  # more than a fragment
+    ("x" * 250, False),  # too long to be a fragment
+])
+def test_stranded_fragment_rule(middle: str, dropped: bool) -> None:
+    body = "The strategy was published in March and sets out six priorities for the UK. " * 5
+    text = f"{body}\n\nRead more about the strategy\n\n{middle}\n\nShare this article\n\n{body}"
+    found = "".join(text[s.start : s.end] for s in find_furniture(text))
+    assert (middle.splitlines()[0] in found) is dropped
+    assert "six priorities" not in found
+
+
+def test_no_furniture_no_stranded_fragment() -> None:
+    # Short lines with no furniture anywhere near them are the document, not chrome.
+    assert find_furniture("A title\n\nA subtitle\n\nText of the page.") == []

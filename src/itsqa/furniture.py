@@ -40,6 +40,10 @@ _CONTACT = re.compile(
     r"(?i)(?:\b(?:tel(?:ephone)?|phone)\b.{0,20}\+?\d[\d ()-]{6,}|\[email[^\]]*\]|\b[\w.+-]+@[\w-]+\.[\w.]+)"
 )
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
+# A line that ends a sentence: a full stop, question or exclamation mark, maybe inside quotes.
+_FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+STRANDED_LINES = 3
+STRANDED_CHARS = 200
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
@@ -105,6 +109,26 @@ def find_furniture(text: str) -> list[Span]:
         after = i == len(lines) - 1 or (i + 1) in marked
         if before and after and (i - 1 in marked or i + 1 in marked):
             marked[i] = "page chrome"
+    # A fragment stranded by furniture: a few short lines with furniture (or the page's edge) on
+    # both sides, a furniture line on at least one, and no sentence among them (a byline, a page
+    # notice, the page's own title above its links). Left in, it would be a passage of its own
+    # that matches any question about the document and says nothing.
+    i = 0
+    while i < len(lines):
+        if i in marked:
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and j not in marked:
+            j += 1
+        run = [text[s:e] for s, e in lines[i:j]]
+        bounded = (i == 0 or i - 1 in marked) and (j == len(lines) or j in marked)
+        if (bounded and (i - 1 in marked or j in marked) and j - i <= STRANDED_LINES
+                and sum(map(len, run)) <= STRANDED_CHARS
+                and not any(_FULL_STOP.search(line) for line in run)):
+            for k in range(i, j):
+                marked[k] = "stranded fragment"
+        i = j
     spans: list[Span] = []
     for i in sorted(marked):
         s, e = lines[i]
