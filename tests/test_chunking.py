@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itsqa.chunking import chunk_text, is_heading, sentences
+from itsqa.build import embed_text
+from itsqa.chunking import HEADING_JOIN, chunk_text, heading_path, is_heading, sentences
 from itsqa.config import ChunkSettings, Settings
 from itsqa.embedding import model_spec, token_counter
 from itsqa.furniture import find_furniture
@@ -55,6 +56,49 @@ def test_quantum_priorities_stay_together_under_their_heading(count) -> None:
     assert len(quantum) == 1
     assert quantum[0].text.startswith("2) Quantum technology")
     assert "Lead global governance on the risks and opportunities of quantum" in quantum[0].text
+    # The section above the numbered heading is kept as context: these are *priorities*.
+    assert quantum[0].heading == f"International priorities{HEADING_JOIN}2) Quantum technology"
+
+
+def _walk(lines: list[tuple[str, bool]]) -> list[str]:
+    """The heading path after each heading; (line, read straight after another heading)."""
+    path: list[tuple[str, str]] = []
+    out = []
+    for line, after in lines:
+        path = heading_path(path, line, after)
+        out.append(HEADING_JOIN.join(h for _, h in path))
+    return out
+
+
+def test_heading_path_numbered_sections_sit_under_their_parent() -> None:
+    got = _walk([("Priorities", False), ("1) AI", True), ("2) Quantum", False),
+                 ("Actions", False), ("3) Later list", False)])
+    assert got == ["Priorities", "Priorities › 1) AI", "Priorities › 2) Quantum", "Actions",
+                   "Actions › 3) Later list"]
+
+
+def test_heading_path_markdown_levels_and_plain_headings() -> None:
+    got = _walk([("# Strategy", False), ("## Quantum", True), ("Goals", True),
+                 ("## Data", False), ("Aims", False), ("# Annex", False)])
+    assert got == ["Strategy", "Strategy › Quantum", "Strategy › Quantum › Goals",
+                   "Strategy › Data", "Strategy › Data › Aims", "Annex"]
+
+
+def test_heading_path_is_bounded() -> None:
+    got = _walk([(f"Level {i}", True) for i in range(6)])
+    assert got[-1].count(HEADING_JOIN) == 2
+
+
+@pytest.mark.parametrize("heading,text,expected", [
+    ("Priorities › 2) Quantum", "2) Quantum\n\n· Implement it.", "Doc — Priorities\n2) Quantum"),
+    ("Priorities › 2) Quantum", "· Lead on it.", "Doc — Priorities › 2) Quantum\n· Lead on it."),
+    ("Priorities", "Priorities\n\nSix of them.", "Doc\nPriorities"),
+    ("Doc", "Text.", "Doc\nText."),
+    ("", "Text.", "Doc\nText."),
+])
+def test_embed_text_gives_the_headings_above_the_passage(heading: str, text: str,
+                                                           expected: str) -> None:
+    assert embed_text("Doc", heading, text).startswith(expected)
 
 
 def test_sentences_split_at_sentence_ends_only() -> None:
@@ -65,6 +109,11 @@ def test_sentences_split_at_sentence_ends_only() -> None:
 
 @pytest.mark.parametrize("line,expected", [
     ("2) Quantum technology", True), ("Key principles", True), ("# Heading", True),
+    ("1) Artificial intelligence (AI)", True),  # an aside in brackets still ends a heading
+    ("(Limited text only)", False), ("It was agreed (in 2022)", True),
+    ("It was agreed, as the minister said (in a statement to the House in 2022)", False),
+    ("11 April 2023", False), ("Wednesday 22nd March 2023", False),  # datelines date the page
+    ("March 2023 update", True),
     ("· Deliver the National AI Strategy.", False),
     ("The government says that it will work closely with governments.", False),
 ])

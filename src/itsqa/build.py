@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lexical, store
-from .chunking import chunk_text, sentence_spans
+from .chunking import HEADING_JOIN, chunk_text, sentence_spans
 from .config import Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan
 from .embedding import ModelSpec, load_encoder, model_spec, token_counter, wordpiece_df
@@ -140,8 +140,11 @@ def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
     if not context:
         return text
     context_line = doc_title
-    if heading and heading != doc_title and not text.startswith(heading):
-        context_line = f"{doc_title} — {heading}"
+    path = heading.split(HEADING_JOIN) if heading else []
+    if path and text.startswith(path[-1]):
+        path.pop()  # the passage opens with its own heading: only the ones above it are context
+    if path and path != [doc_title]:
+        context_line = f"{doc_title} — {HEADING_JOIN.join(path)}"
     if fit is not None:
         context_line = fit(context_line)
     return f"{context_line}\n{text}" if context_line else text

@@ -2,7 +2,8 @@
 
 Passages are what a person would quote: whole sentences, grouped within a paragraph or a section,
 about `target_chars` long and never over `max_chars` or the model's token window. A heading starts
-a new passage and is remembered as the passage's section, for context in the embedding.
+a new passage and is remembered, with the headings above it ("International priorities › 2) Quantum
+technology"), as the passage's section, for context in the embedding.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ _SENTENCE_BREAK = re.compile(
 )
 _TERMINAL = re.compile(r"[.!?:;,\"”’)…]\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s")
+_MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*")
+_DATELINE = re.compile(
+    rf"(?i)^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?)\s+\d{{4}}$|^\d{{4}}-\d{{2}}-\d{{2}}$|^\d{{1,2}}/\d{{1,2}}/\d{{2,4}}$"
+)
+_ASIDE = re.compile(r"\s+\([^()]{1,30}\)$")
 _BULLET = re.compile(r"^\s*(?:[•·\-–*]|\d+[.)])\s+")
 
 
@@ -71,7 +78,39 @@ def is_heading(line: str) -> bool:
         return True
     if _BULLET.match(line) and not re.match(r"^\d+[.)]\s", line):
         return False
-    return len(line) <= 80 and len(line.split()) <= 12 and not _TERMINAL.search(line)
+    if _DATELINE.match(line):
+        return False  # "11 April 2023" above an article dates it; it is not a section
+    # A closing bracket ends a heading when it closes an aside: "Artificial intelligence (AI)".
+    core = _ASIDE.sub("", line)
+    return bool(core) and len(line) <= 80 and len(line.split()) <= 12 and not _TERMINAL.search(core)
+
+
+HEADING_JOIN = " › "
+_NUMBERED = re.compile(r"^(?:\d+|[A-Za-z]|[ivxIVX]+)[.)]\s")
+
+
+def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool
+                 ) -> list[tuple[str, str]]:
+    """The headings a passage stands under, outermost first, once `line` is read: a Markdown
+    heading sits under those of higher level; a numbered heading ("2) Quantum") under the heading
+    its first sibling followed; any other heading read straight after another, with no text between,
+    under that one; any other plain heading starts afresh under the Markdown headings above it.
+    Each entry is (kind, text)."""
+    name = line.lstrip("# ").strip()
+    md = _MD_HEADING.match(line)
+    if md:
+        kind = "#" * (len(line) - len(line.lstrip("#")))
+        kept = [p for p in path if p[0].startswith("#") and len(p[0]) < len(kind)]
+    elif _NUMBERED.match(name):
+        kind = "n"
+        kept = path[: next((i for i, p in enumerate(path) if p[0] == "n"), len(path))]
+    else:
+        kind = "p"
+        kept = list(path) if after_heading else [p for p in path if p[0].startswith("#")]
+    return (kept + [(kind, name)])[-MAX_HEADING_DEPTH:]
+
+
+MAX_HEADING_DEPTH = 3
 
 
 def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -178,6 +217,8 @@ def chunk_text(
         chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
 
     heading = ""
+    path: list[tuple[str, str]] = []
+    after_heading = False
     for block in blocks:
         block_first = len(chunks)
         current: list[_Unit] = []
@@ -190,11 +231,14 @@ def chunk_text(
                                 or not fits(current[0].start, unit.end)):
                     flush(current, current_heading)
                     current = []
+                path = heading_path(path, text[unit.start : unit.end], after_heading)
+                heading = HEADING_JOIN.join(h for _, h in path)
                 if not current:
-                    current_heading = text[unit.start : unit.end].lstrip("# ").strip()
-                heading = text[unit.start : unit.end].lstrip("# ").strip()
+                    current_heading = heading
                 current.append(unit)
+                after_heading = True
                 continue
+            after_heading = False
             if not current:
                 current = [unit]
                 current_heading = heading
