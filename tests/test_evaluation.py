@@ -17,6 +17,7 @@ from itsqa.evaluation import (
     load_beir,
     load_questions,
     ndcg,
+    paired_p,
     reciprocal_rank,
 )
 
@@ -167,3 +168,18 @@ def test_unanswerable_questions_are_counted_by_kind() -> None:
                                         "on-topic": {"n": 2, "flagged": 1}}
     assert report.metrics["unanswerable_flagged"] == pytest.approx(2 / 3, abs=1e-4)
     assert report.as_json()["unanswerable_by_kind"] == report.flagged_by_kind()
+
+
+def test_paired_p_tells_chance_from_a_real_difference() -> None:
+    a = [0.5, 0.2, 1.0, 0.0, 0.33, 0.5, 1.0, 0.25] * 5
+    assert paired_p(a, a) == 1.0  # nothing moved
+    better = [x + 0.2 for x in a]  # every query gains the same: as clear as it gets
+    assert paired_p(a, better) < 0.001
+    # Two queries swap places and nothing else moves: no evidence of a difference.
+    swapped = list(a)
+    swapped[0], swapped[1] = a[0] + 0.3, a[1] - 0.3
+    assert paired_p(a, swapped) > 0.5
+    # Exact for a case small enough to count by hand: differences (+1, +1, +1); of the 8 sign
+    # patterns, 2 reach a mean of magnitude 1, so p = 2/8.
+    assert abs(paired_p([0, 0, 0], [1, 1, 1], rounds=20_000) - 0.25) < 0.02
+    assert paired_p(a, better) == paired_p(a, better)  # seeded: the same every run

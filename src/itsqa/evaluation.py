@@ -117,6 +117,22 @@ def ndcg(gains: Sequence[float], ideal: Iterable[float], k: int = 10) -> float:
     return dcg / idcg if idcg > 0 else 0.0
 
 
+def paired_p(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value that paired per-query scores `a` and `b` differ only by chance: a
+    randomisation (sign-flip) test on their differences, the usual check in IR evaluation. Exact
+    to within sampling error; seeded, so the same scores always give the same p."""
+    import numpy as np
+
+    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    if len(d) == 0 or not np.any(np.abs(d) > 1e-12):
+        return 1.0
+    observed = abs(d.mean())
+    rng = np.random.default_rng(seed)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(rounds, len(d)))
+    extreme = int((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).sum())
+    return (extreme + 1) / (rounds + 1)
+
+
 @dataclass(frozen=True)
 class Result:
     rank: int
@@ -191,6 +207,11 @@ class EvalReport:
                 row["n"] += 1
                 row["flagged"] += not q.confident
         return dict(sorted(out.items()))
+
+    def reciprocal_ranks(self) -> list[float]:
+        """RR@10 of each answerable question, in the set's order (for paired tests)."""
+        return [reciprocal_rank(q.first_relevant_rank, 10) for q in self.questions
+                if q.question.answerable]
 
     def as_json(self) -> dict[str, Any]:
         answerable = [q for q in self.questions if q.question.answerable]
@@ -317,6 +338,7 @@ class BeirReport:
     mode: str
     n: int
     metrics: dict[str, float]
+    ndcg_per_query: tuple[float, ...] = ()  # nDCG@10 of each judged query, by query id
 
     def as_json(self) -> dict[str, Any]:
         return {"dataset": self.name, "mode": self.mode, "n": self.n, "metrics": self.metrics}
@@ -334,4 +356,4 @@ def evaluate_beir(ds: BeirDataset, rank_docs: Callable[[str], list[str]], *, mod
         rr.append(reciprocal_rank(first_relevant_rank([g > 0 for g in gains]), 10))
     n = len(nd)
     metrics = {"ndcg@10": sum(nd) / n, "recall@100": sum(rec) / n, "mrr@10": sum(rr) / n}
-    return BeirReport(ds.name, mode, n, {k: round(v, 4) for k, v in metrics.items()})
+    return BeirReport(ds.name, mode, n, {k: round(v, 4) for k, v in metrics.items()}, tuple(nd))
