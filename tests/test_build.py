@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from itsqa import store
+from itsqa import config, store
 from itsqa.build import update_index
 from itsqa.config import Settings
 from itsqa.errors import CorpusError
@@ -113,6 +113,30 @@ def test_settings_change_or_rebuild_flag_rebuilds_fully(corpus_copy, tmp_path, f
     smaller = replace(s, chunking=replace(s.chunking, target_chars=400))
     changed = update_index(smaller)
     assert changed.rebuilt and changed.reason == "chunking settings changed"
+
+
+def test_chunking_change_reuses_only_identical_inputs(corpus_copy, tmp_path, fake_encoder,
+                                                     monkeypatch):
+    from dataclasses import replace
+
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    before = open_index(s, refresh=False).retriever.index
+    old = dict(zip(before.vector_hashes, store.load_embeddings(before.path), strict=True))
+    # New chunking rules that cut this corpus as before: a full rebuild, but nothing embedded.
+    monkeypatch.setattr(config, "CHUNK_RULES_VERSION", config.CHUNK_RULES_VERSION + 100)
+    again = update_index(s)
+    assert again.rebuilt and again.reason == "chunking settings changed"
+    assert again.embedded == 0 and again.reused == again.total
+    # One that changes what every passage shows the model (no title context): the passages are
+    # embedded anew, and each vector still belongs to its own text.
+    bare = replace(s, chunking=replace(s.chunking, passage_context=False))
+    third = update_index(bare)
+    assert third.embedded == third.total
+    after = open_index(bare, refresh=False).retriever.index
+    for h, v in zip(after.vector_hashes, store.load_embeddings(after.path), strict=True):
+        if h in old:
+            assert (v == old[h]).all()
 
 
 def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):

@@ -7,17 +7,18 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import lexical, store
 from .chunking import HEADING_JOIN, chunk_text, sentence_spans
-from .config import Settings
+from .config import ChunkSettings, Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan
 from .embedding import ModelSpec, load_encoder, model_spec, token_counter, wordpiece_df
 from .errors import BadIndexError, CorpusError, UsageError
+from .furniture import STRANDED, Span
 
 Note = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -85,6 +86,9 @@ def model_info(spec: ModelSpec, dimension: int) -> dict[str, Any]:
             "max_seq_length": spec.max_seq_length}
 
 
+CHUNKING_CHANGED = "chunking settings changed"
+
+
 def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -> Plan:
     """Compare the corpus with the index manifest (no model, no embedding)."""
     found = scan(settings.corpus_dir, exclude=settings.index_dir)
@@ -100,7 +104,7 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
     elif manifest.get("model", {}).get("key") != spec.key:
         p.full_rebuild = "model changed"
     elif manifest.get("chunking") != settings.chunking.as_dict():
-        p.full_rebuild = "chunking settings changed"
+        p.full_rebuild = CHUNKING_CHANGED
     # Files skipped last time (binary, empty) count as known, so they are not retried on every ask.
     known: dict[str, dict[str, Any]] = {**manifest.get("skipped", {}), **manifest.get("sources", {})}
     metadata_changed = manifest.get("metadata_sha") != p.metadata_sha
@@ -125,6 +129,13 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
     if p.full_rebuild:
         p.added, p.changed, p.unchanged = sorted(files), [], []
     return p
+
+
+def furniture_to_drop(spans: Sequence[Span], cfg: ChunkSettings) -> list[Span]:
+    """The furniture spans the chunker skips, as the settings ask."""
+    if not cfg.drop_furniture:
+        return []
+    return [sp for sp in spans if cfg.drop_stranded or sp.rule != STRANDED]
 
 
 def source_label(entry: dict[str, Any], with_publisher: bool) -> str:
@@ -245,7 +256,10 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     old_texts: dict[str, str] = {}
     reuse: dict[str, np.ndarray] = {}
     old_terms: dict[str, np.ndarray] = {}
-    if manifest is not None and gen is not None and not p.full_rebuild:
+    # Vectors are keyed by the hash of the model and the exact text it read, so they carry over
+    # a change of chunking settings or rules: only passages cut or framed differently are
+    # embedded again. A forced, model or format rebuild starts from nothing.
+    if manifest is not None and gen is not None and p.full_rebuild in ("", CHUNKING_CHANGED):
         # update_index verified this generation's checksums a moment ago, under the same lock
         loaded = store.load(settings.index_dir, checksums=False)
         if loaded is not None:
@@ -278,7 +292,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             skipped.append(name)
             continue
         chunks = chunk_text(doc.text, settings.chunking,
-                            doc.furniture if settings.chunking.drop_furniture else (), count,
+                            furniture_to_drop(doc.furniture, settings.chunking), count,
                             breaks=[start for start, _ in doc.pages])
         for c in chunks:
             records.append(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,

@@ -231,7 +231,8 @@ def chunk_text(
                                 or not fits(current[0].start, unit.end)):
                     flush(current, current_heading)
                     current = []
-                path = heading_path(path, text[unit.start : unit.end], after_heading)
+                path = heading_path(path if cfg.heading_path else [], text[unit.start : unit.end],
+                                    after_heading)
                 heading = HEADING_JOIN.join(h for _, h in path)
                 if not current:
                     current_heading = heading

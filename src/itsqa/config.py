@@ -24,10 +24,14 @@ class ChunkSettings:
     context_tokens: int = 40
     overlap_sentences: int = 1
     drop_furniture: bool = True
+    drop_stranded: bool = True  # also fragments stranded between furniture lines (furniture.py)
     # Also embed each sentence of a passage; a passage's dense score is its best vector's.
     sentence_vectors: bool = True
     # Give the model the source title and section heading before the text?
     passage_context: bool = True
+    # The section as its heading path ("International priorities › 2) Quantum"), or its own
+    # heading alone?
+    heading_path: bool = True
     sentence_context: bool = False
     context_publisher: bool = True
 
@@ -39,6 +43,8 @@ class ChunkSettings:
             "context_tokens": self.context_tokens,
             "overlap_sentences": self.overlap_sentences,
             "drop_furniture": self.drop_furniture,
+            "drop_stranded": self.drop_stranded,
+            "heading_path": self.heading_path,
             "sentence_vectors": self.sentence_vectors,
             "passage_context": self.passage_context,
             "sentence_context": self.sentence_context,

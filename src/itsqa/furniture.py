@@ -42,6 +42,7 @@ _CONTACT = re.compile(
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 # A line that ends a sentence: a full stop, question or exclamation mark, maybe inside quotes.
 _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+STRANDED = "stranded fragment"
 STRANDED_LINES = 3
 STRANDED_CHARS = 200
 
@@ -127,7 +128,7 @@ def find_furniture(text: str) -> list[Span]:
                 and sum(map(len, run)) <= STRANDED_CHARS
                 and not any(_FULL_STOP.search(line) for line in run)):
             for k in range(i, j):
-                marked[k] = "stranded fragment"
+                marked[k] = STRANDED
         i = j
     spans: list[Span] = []
     for i in sorted(marked):
