@@ -160,3 +160,16 @@ def test_approximate_token_budget_never_exceeded() -> None:
     for c in chunk_text(text, cfg):
         assert len(c.text) // 3 <= 62
     assert re.sub(r"\s+", "", "".join(c.text for c in chunk_text(text, cfg))) == "word" * 3000
+
+
+@pytest.mark.parametrize("heading,title,section", [
+    ("International priorities › 2) Quantum", "Doc", "International priorities › 2) Quantum"),
+    ("UK launches tech strategy › Context", "UK launches  tech strategy", "Context"),
+    ("UK launches tech strategy", "UK launches tech strategy", ""),
+    ("", "Doc", ""),
+])
+def test_cited_section_leaves_out_a_heading_that_repeats_the_title(heading: str, title: str,
+                                                                  section: str) -> None:
+    from itsqa.retrieval import _section
+
+    assert _section(heading, title) == section

@@ -63,6 +63,8 @@ def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(fresh: Path
     assert out["question"] == "what are the quantum priorities"
     top3 = out["results"][:3]
     assert any("Implement the\xa0National Quantum Strategy" in r["text"] for r in top3)
+    quantum = next(r for r in top3 if "Implement the\xa0National Quantum Strategy" in r["text"])
+    assert quantum["section"] == "International priorities › 2) Quantum technology"
     for r in out["results"]:
         assert set(r) >= {"rank", "score", "text", "source", "title", "publisher", "date", "url",
                           "start", "end"}

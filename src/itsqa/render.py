@@ -30,7 +30,8 @@ def cite_line(c: Citation) -> str:
     head = f"{_oneline(c.title)} — {pub}" if pub else _oneline(c.title)
     where = f"page {c.page}, " if c.page else ""
     source = c.source.replace("\n", "\\n").replace("\r", "\\r")
-    return f"{head}\n{source}: {where}characters {c.start}–{c.end}"
+    section = f", under “{_oneline(c.section)}”" if c.section else ""
+    return f"{head}\n{source}: {where}characters {c.start}–{c.end}{section}"
 
 
 def print_answer(answer: Answer) -> None:

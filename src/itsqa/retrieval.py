@@ -38,6 +38,7 @@ class Citation:
     start: int
     end: int
     page: int | None = None
+    section: str = ""  # the headings the passage stands under, outermost first
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Hit:
         return {
             "rank": self.rank, "score": round(self.score, 6), "text": self.text,
             "source": c.source, "title": c.title, "publisher": c.publisher, "date": c.date,
-            "url": c.url, "start": c.start, "end": c.end, "page": c.page,
+            "url": c.url, "start": c.start, "end": c.end, "page": c.page, "section": c.section,
             "also_in": [{"source": a.source, "title": a.title, "publisher": a.publisher,
                          "date": a.date, "start": a.start, "end": a.end, "page": a.page}
                         for a in self.also_in],
@@ -128,6 +129,17 @@ def _splice(head: list[tuple[int, float]], rest: list[tuple[int, float]], depth:
         shift = min(s for _, s in head) - rest[0][1] - 1.0
         rest = [(r, s + shift) for r, s in rest]
     return (head + rest)[:depth]
+
+
+def _section(heading: str, title: str) -> str:
+    """The passage's heading path as a reader would cite it: without a top heading that only
+    repeats the source's title."""
+    from .chunking import HEADING_JOIN
+
+    parts = [h for h in heading.split(HEADING_JOIN) if h] if heading else []
+    if parts and " ".join(parts[0].split()).lower() == " ".join(title.split()).lower():
+        parts = parts[1:]
+    return HEADING_JOIN.join(parts)
 
 
 def _date_key(date: str) -> str:
@@ -347,7 +359,7 @@ class Retriever:
             source=display_path(self.settings.corpus_dir, rec.source), name=rec.source,
             title=src.get("title", rec.source), publisher=src.get("publisher", ""),
             date=src.get("date", ""), url=src.get("url", ""), start=rec.start, end=rec.end,
-            page=rec.page,
+            page=rec.page, section=_section(rec.heading, src.get("title", "")),
         )
 
     def _shingles_of(self, row: int) -> set[tuple[str, ...]]:
