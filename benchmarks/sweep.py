@@ -53,11 +53,16 @@ def key(chunking: ChunkSettings) -> str:
     return hashlib.sha1(json.dumps(chunking.as_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-def seed(index_dir: Path, default_dir: Path) -> None:
-    """Start a variant's index from a copy of the default's, so that the build embeds only the
-    texts the variant shows the model differently (vectors are keyed by model and text)."""
-    if not index_dir.exists() and default_dir.is_dir():
-        shutil.copytree(default_dir, index_dir, ignore=shutil.ignore_patterns("LOCK"))
+def seed(index_dir: Path, *candidates: Path) -> None:
+    """Start a variant's index from a copy of the default's (or of an index `itsqa` built
+    before), so that the build embeds only the texts the variant shows the model differently:
+    vectors are keyed by model and exact text, and the build checks what it copies."""
+    if index_dir.exists():
+        return
+    for found in candidates:
+        if (found / "CURRENT").is_file():
+            shutil.copytree(found, index_dir, ignore=shutil.ignore_patterns("LOCK"))
+            return
 
 
 def main() -> None:
@@ -95,7 +100,7 @@ def main() -> None:
         chunking = replace(ChunkSettings(), **chunk_change)
         base = Settings(chunking=chunking, **setting_change)
         s = replace(base, corpus_dir=ROOT / "corpus", index_dir=work / f"its-{key(chunking)}")
-        seed(s.index_dir, work / f"its-{key(ChunkSettings())}")
+        seed(s.index_dir, work / f"its-{key(ChunkSettings())}", ROOT / "index")
         update_index(s)
         r = open_index(s, refresh=False).retriever
         rep = evaluate_questions(questions, _system_ranker(r, s.mode, 5), 5, name="q",
@@ -114,7 +119,7 @@ def main() -> None:
             cache = beir_cache(args.beir)
             mapping = _materialise(ds, cache / "corpus")
             bs = replace(s, corpus_dir=cache / "corpus", index_dir=work / f"beir-{key(chunking)}")
-            seed(bs.index_dir, work / f"beir-{key(ChunkSettings())}")
+            seed(bs.index_dir, work / f"beir-{key(ChunkSettings())}", cache / "index")
             t = time.time()
             update_index(bs)
             br = open_index(bs, refresh=False).retriever
