@@ -150,7 +150,8 @@ def main() -> None:
                 "against the default, query by query (paired sign-flip randomisation test, "
                 "10,000 rounds, two-sided; on MRR@10 for the set, nDCG@10 for "
                 f"{ds.name if ds else 'the BEIR collection'}): below 0.05 the difference is "
-                "unlikely to be chance; 1.00 means no question moved.", "", *rows, ""]
+                "unlikely to be chance; it is 1.00 when at most one question moved (one question "
+                "alone is no evidence either way).", "", *rows, ""]
         (ROOT / "benchmarks" / "ABLATION.md").write_text("\n".join(text), encoding="utf-8")
 
 
