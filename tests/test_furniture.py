@@ -74,6 +74,7 @@ def test_fragments_stranded_by_furniture_are_chrome() -> None:
     ("A short sentence stands here.", False),  # a sentence is article text, however short
     ("One line\nTwo lines\nThree lines\nFour lines", False),  # more than a fragment
     ("x" * 250, False),  # too long to be a fragment
+    ("## Data", False),  # a Markdown heading is the author's structure
 ])
 def test_stranded_fragment_rule(middle: str, dropped: bool) -> None:
     body = "The strategy was published in March and sets out six priorities for the UK. " * 5

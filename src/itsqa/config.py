@@ -10,7 +10,7 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 # Bump when the chunking or furniture rules change, so existing indexes are rebuilt.
-CHUNK_RULES_VERSION = 5
+CHUNK_RULES_VERSION = 6
 
 
 @dataclass(frozen=True)

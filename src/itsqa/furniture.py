@@ -42,6 +42,7 @@ _CONTACT = re.compile(
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 # A line that ends a sentence: a full stop, question or exclamation mark, maybe inside quotes.
 _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+_MD_HEADING = re.compile(r"^#{1,6}\s")  # an author's own heading is structure, never chrome
 STRANDED = "stranded fragment"
 STRANDED_LINES = 3
 STRANDED_CHARS = 200
@@ -104,7 +105,7 @@ def find_furniture(text: str) -> list[Span]:
     # chrome) is chrome too: it says nothing without the links around it.
     for i, (s, e) in enumerate(lines):
         line = text[s:e]
-        if i in marked or len(line) > 60 or _SENTENCE_END.search(line):
+        if i in marked or len(line) > 60 or _SENTENCE_END.search(line) or _MD_HEADING.match(line):
             continue
         before = i == 0 or (i - 1) in marked
         after = i == len(lines) - 1 or (i + 1) in marked
@@ -112,8 +113,8 @@ def find_furniture(text: str) -> list[Span]:
             marked[i] = "page chrome"
     # A fragment stranded by furniture: a few short lines with furniture (or the page's edge) on
     # both sides, a furniture line on at least one, and no sentence among them (a byline, a page
-    # notice, the page's own title above its links). Left in, it would be a passage of its own
-    # that matches any question about the document and says nothing.
+    # notice, the page's own title above its links; never a Markdown heading). Left in, it
+    # would be a passage of its own that matches any question about the document and says nothing.
     i = 0
     while i < len(lines):
         if i in marked:
@@ -126,7 +127,7 @@ def find_furniture(text: str) -> list[Span]:
         bounded = (i == 0 or i - 1 in marked) and (j == len(lines) or j in marked)
         if (bounded and (i - 1 in marked or j in marked) and j - i <= STRANDED_LINES
                 and sum(map(len, run)) <= STRANDED_CHARS
-                and not any(_FULL_STOP.search(line) for line in run)):
+                and not any(_FULL_STOP.search(line) or _MD_HEADING.match(line) for line in run)):
             for k in range(i, j):
                 marked[k] = STRANDED
         i = j
