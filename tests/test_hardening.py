@@ -146,7 +146,9 @@ def damage(index: Path, how: str) -> None:
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     elif how == "altered":
         f = gen / "chunks.json"
-        f.write_text(f.read_text().replace("Cleverly", "Clevrely", 1))
+        before = f.read_text()
+        f.write_text(before.replace("strategy", "strategz", 1))
+        assert f.read_text() != before  # the damage really happened
     elif how == "missing":
         (gen / "bm25" / "vocab.json").unlink()
     elif how == "format":
