@@ -162,3 +162,29 @@ def test_no_refresh_answers_even_when_the_corpus_is_gone(runner, tmp_path, monke
     assert result.exit_code == 0, result.output
     assert "cannot compare the index with its sources" in result.output
     assert_one_line_error(invoke(runner, ["ask", "quantum"]), 1, "does not exist")
+
+
+def test_eval_compare_tests_each_row_against_the_first(runner, tmp_path, monkeypatch, corpus_copy,
+                                                       fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "a", "question": "quantum priorities",
+         "evidence": ["Implement the National Quantum Strategy"]},
+        {"id": "b", "question": "who is the tech envoy to the US",
+         "evidence": ["Joe White"]},
+        {"id": "c", "question": "what did the Foreign Secretary say",
+         "evidence": ["Now more than ever"]},
+    ]), encoding="utf-8")
+    result = invoke(runner, ["eval", str(questions), "--compare"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("mode"))
+    assert lines[head].split()[-1] == "p"
+    assert lines[head + 1].startswith("hybrid") and lines[head + 1].split()[-1] == "—"
+    rows = lines[head + 2 : head + 7]  # dense, bm25, late and the two baselines
+    assert len(rows) == 5
+    for row in rows:
+        p = row.split()[-1]
+        assert p == "<0.001" or 0.0 <= float(p) <= 1.0
+    assert any(line.startswith("p: MRR@10 of each row against the first") for line in lines)

@@ -28,6 +28,7 @@ from .evaluation import (
     fold,
     load_beir,
     load_questions,
+    paired_p,
 )
 from .retrieval import MODES, Retriever
 
@@ -269,14 +270,32 @@ def _beir_peers(ds: BeirDataset, retriever: Retriever, cache: Path) -> list[Beir
 # -- output ---------------------------------------------------------------------------------
 
 def _print_table(rows: list[tuple[str, dict[str, float]]], keys: list[str], title: str,
-                 label: str = "mode") -> None:
+                 label: str = "mode", p_values: list[float | None] | None = None) -> None:
+    """Metrics, a row per mode; with `p_values`, a last column testing each row against the
+    first (None: the first row itself)."""
     if title:
         click.echo(title)
     width = max(len(r[0]) for r in rows) + 2
-    click.echo(f"{label:<{width}}" + "".join(f"{k:>11}" for k in keys))
-    for label, metrics in rows:
+    click.echo(f"{label:<{width}}" + "".join(f"{k:>11}" for k in keys)
+               + (f"{'p':>8}" if p_values else ""))
+    for i, (label, metrics) in enumerate(rows):
+        p = ""
+        if p_values:
+            value = p_values[i]
+            p = f"{'—' if value is None else '<0.001' if value < 0.001 else f'{value:.3f}':>8}"
         click.echo(f"{label:<{width}}" + "".join(f"{metrics.get(k, float('nan')):>11.3f}"
-                                                 for k in keys))
+                                                 for k in keys) + p)
+
+
+def _p_against_first(per_query: list[Any]) -> list[float | None] | None:
+    """Each row's paired test against the first (None when there is only one row)."""
+    if len(per_query) < 2:
+        return None
+    return [None] + [paired_p(per_query[0], other) for other in per_query[1:]]
+
+
+_P_NOTE = ("p: {metric} of each row against the first, query by query (paired sign-flip\n"
+           "randomisation test); below 0.05 the difference is unlikely to be chance")
 
 
 def _print_misses(report: EvalReport) -> None:
@@ -331,8 +350,11 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
             out: Any = [r.as_json() for r in reports] if len(reports) > 1 else reports[0].as_json()
             click.echo(json.dumps(out))
             return
+        p_values = _p_against_first([r.ndcg_per_query for r in reports])
         _print_table([(r.mode, r.metrics) for r in reports], ["ndcg@10", "recall@100", "mrr@10"],
-                     f"{reports[0].name}: {reports[0].n} queries")
+                     f"{reports[0].name}: {reports[0].n} queries", p_values=p_values)
+        if p_values:
+            click.echo(_P_NOTE.format(metric="nDCG@10"))
         return
     assert questions is not None
     settings = settings.with_paths(corpus, index_dir)
@@ -345,8 +367,11 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
     # the details below are for the chosen mode, or for it with the reranker when one is given
     first = next((r for r in reports_q if r.mode.endswith("+reranker")), reports_q[0])
     n = sum(1 for q in first.questions if q.question.answerable)
+    p_values = _p_against_first([r.reciprocal_ranks() for r in reports_q])
     _print_table([(r.mode, r.metrics) for r in reports_q], keys,
-                 f"{first.name}: {n} answerable questions")
+                 f"{first.name}: {n} answerable questions", p_values=p_values)
+    if p_values:
+        click.echo(_P_NOTE.format(metric="MRR@10"))
     kinds = first.by_kind()
     if len(kinds) > 1:
         click.echo(f"\nBy kind ({first.mode}):")
