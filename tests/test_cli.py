@@ -136,6 +136,10 @@ def test_sources_and_stale_status(runner, tmp_path, monkeypatch, corpus_copy, fa
     assert rows["2023-03-22-hansard-written-statement-hcws660.txt"]["status"] == "indexed"
     stale = invoke(runner, ["ask", "herons", "--no-refresh"])
     assert stale.exit_code == 0 and "stale" in stale.output
+    # On a terminal, the furniture left out is counted by the rule that found it.
+    text = " ".join(invoke(runner, ["sources"]).output.split())
+    assert "characters of page furniture left out (by rule: link 2, page chrome 2, stranded " \
+           "fragment 2)" in text
 
 
 def test_debug_shows_traceback(runner, tmp_path, monkeypatch, fake_encoder) -> None:

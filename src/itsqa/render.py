@@ -65,6 +65,14 @@ def print_answer(answer: Answer) -> None:
             con.print(Text(_printable(f"also in: {also}"), style="dim"))
 
 
+def _by_rule(spans: tuple[tuple[int, int, str], ...]) -> str:
+    """'link 3, page chrome 2': how many furniture spans each rule found, most first."""
+    from collections import Counter
+
+    counts = Counter(rule for _, _, rule in spans)
+    return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+
+
 def print_sources(rows: list[SourceRow]) -> None:
     con = _console()
     if not rows:
@@ -82,7 +90,8 @@ def print_sources(rows: list[SourceRow]) -> None:
         if r.chunks is not None:
             facts.append(f"{r.chunks} passages")
         if r.furniture_chars:
-            facts.append(f"{r.furniture_chars} characters of page furniture left out")
+            facts.append(f"{r.furniture_chars} characters of page furniture left out"
+                         + (f" (by rule: {_by_rule(r.furniture)})" if r.furniture else ""))
         if facts:
             lines.append("; ".join(facts))
         con.print(Padding(Text(_printable("\n".join(lines))), (0, 0, 0, 9), expand=False))
