@@ -78,3 +78,22 @@ def test_expansion_terms_are_the_corpus_words_without_stopwords_or_numbers() -> 
     words, stems = lexical.expansion_terms(["The envoys met 2023 envoys in Tokyo", "the tokyo"],
                                            frozenset(lexical.default_stopwords()), limit=2)
     assert words == ["envoys", "tokyo"] and stems == ["envoy", "tokyo"]
+
+
+@pytest.mark.parametrize("text,tokens", [
+    ("FCDO R&D investment", ["fcdo", "r&d", "invest"]),
+    ("the S&T Framework and AT&T", ["s&t", "framework", "at&t"]),
+    ("rock&roll, Q & A", ["rock", "roll"]),  # long parts are words; a spaced "&" joins nothing
+])
+def test_ampersand_abbreviations_are_one_word(text: str, tokens: list[str]) -> None:
+    assert lexical.tokenize(text, frozenset({"the", "and"})) == tokens
+
+
+def test_an_ampersand_abbreviation_finds_its_passage(tmp_path: Path) -> None:
+    texts = ["Research and trade links.", "Deliver new solutions with FCDO R&D investment.",
+             "The S&T Framework sets out the vision."]
+    lexical.build(texts, tmp_path / "bm25")
+    tables = lexical.load(tmp_path / "bm25")
+    scores = lexical.scores(tables, "What does R&D fund?", 3)
+    assert scores[1] > 0 and int(np.argmax(scores)) == 1
+    assert int(np.argmax(lexical.scores(tables, "the S&T vision", 3))) == 2

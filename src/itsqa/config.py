@@ -13,9 +13,16 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 CHUNK_RULES_VERSION = 6
 
 
+def _tokenizer_version() -> int:
+    from .lexical import TOKENIZER_VERSION
+
+    return TOKENIZER_VERSION
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
-    """How sources are cut into passages. Stored in the manifest: a change forces a rebuild."""
+    """How sources are cut into passages (and the BM25 tokenizer's version). Stored in the
+    manifest: a change forces a rebuild, reusing the vectors of unchanged texts."""
 
     target_chars: int = 700
     max_chars: int = 1000
@@ -50,6 +57,7 @@ class ChunkSettings:
             "sentence_context": self.sentence_context,
             "context_publisher": self.context_publisher,
             "rules": CHUNK_RULES_VERSION,
+            "tokenizer": _tokenizer_version(),
         }
 
 

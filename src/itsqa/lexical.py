@@ -21,7 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Words of two or more characters, and short ampersand abbreviations as one word ("R&D", "S&T",
+# "AT&T"), which would otherwise vanish: their parts are single letters.
+_TOKEN = re.compile(r"(?u)\b[^\W\d_]{1,3}&[^\W\d_]{1,3}\b|\b\w\w+\b")
+# Bump when `tokenize` changes, so that indexes rebuild their BM25 tables.
+TOKENIZER_VERSION = 2
 K1 = 1.5
 B = 0.75
 # Expansion: up to PER_WORD corpus words with cosine >= THRESHOLD to a query word, each adding
