@@ -86,6 +86,7 @@ def is_heading(line: str) -> bool:
 
 
 HEADING_JOIN = " › "
+MAX_HEADING_DEPTH = 3
 _NUMBERED = re.compile(r"^(?:\d+|[A-Za-z]|[ivxIVX]+)[.)]\s")
 
 
@@ -97,8 +98,7 @@ def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool
     under that one; any other plain heading starts afresh under the Markdown headings above it.
     Each entry is (kind, text)."""
     name = line.lstrip("# ").strip()
-    md = _MD_HEADING.match(line)
-    if md:
+    if _MD_HEADING.match(line):
         kind = "#" * (len(line) - len(line.lstrip("#")))
         kept = [p for p in path if p[0].startswith("#") and len(p[0]) < len(kind)]
     elif _NUMBERED.match(name):
@@ -108,9 +108,6 @@ def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool
         kind = "p"
         kept = list(path) if after_heading else [p for p in path if p[0].startswith("#")]
     return (kept + [(kind, name)])[-MAX_HEADING_DEPTH:]
-
-
-MAX_HEADING_DEPTH = 3
 
 
 def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
