@@ -92,7 +92,7 @@ def main() -> None:
     base_nd: tuple[float, ...] | None = None
 
     def p_cell(base: Any, other: Any) -> str:
-        return "" if base is None else f"{paired_p(base, other):.2f}"
+        return "—" if base is None else f"{paired_p(base, other):.2f}"
 
     for label, chunk_change, setting_change in VARIANTS:
         if args.only and label not in args.only and not label.startswith("itsqa default"):
@@ -107,7 +107,7 @@ def main() -> None:
                                  mode=s.mode)
         m, rr = rep.metrics, rep.reciprocal_ranks()
         cells = [label, f"{m['hit@1']:.3f}", f"{m['hit@5']:.3f}", f"{m['mrr@10']:.3f}",
-                 f"{m['ndcg@10']:.3f}", p_cell(base_rr, rr) if base_rr is not None else "—"]
+                 f"{m['ndcg@10']:.3f}", p_cell(base_rr, rr)]
         base_rr = rr if base_rr is None else base_rr
         peer_rows: list[list[str]] = []
         if not peers_done:
@@ -126,7 +126,7 @@ def main() -> None:
             brep = evaluate_beir(ds, doc_ranker(br, mapping, s.mode), mode=s.mode)
             bm = brep.metrics
             cells += [f"{bm['ndcg@10']:.3f}", f"{bm['recall@100']:.3f}",
-                      p_cell(base_nd, brep.ndcg_per_query) if base_nd is not None else "—"]
+                      p_cell(base_nd, brep.ndcg_per_query)]
             base_nd = brep.ndcg_per_query if base_nd is None else base_nd
             print(f"  ({label}: {ds.name} index {time.time() - t:.0f} s)", flush=True)
             if not peers_done:

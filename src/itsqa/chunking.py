@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .config import ChunkSettings
-from .furniture import Span
+from .furniture import MD_HEADING, Span
 
 TokenCounter = Callable[[str], int]
 
@@ -46,7 +46,6 @@ _SENTENCE_BREAK = re.compile(
     r"|(?<=[a-z]{3}[.!?])\s+(?=[a-z])|(?<=\s[.!?])\s+)"
 )
 _TERMINAL = re.compile(r"[.!?:;,\"”’)…]\s*$")
-_MD_HEADING = re.compile(r"^#{1,6}\s")
 _MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*")
 _DATELINE = re.compile(
     rf"(?i)^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}"
@@ -74,7 +73,7 @@ def paragraphs(text: str) -> list[tuple[int, int]]:
 
 def is_heading(line: str) -> bool:
     """A short line with no sentence punctuation at its end, or a Markdown heading."""
-    if _MD_HEADING.match(line):
+    if MD_HEADING.match(line):
         return True
     if _BULLET.match(line) and not re.match(r"^\d+[.)]\s", line):
         return False
@@ -98,7 +97,7 @@ def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool
     under that one; any other plain heading starts afresh under the Markdown headings above it.
     Each entry is (kind, text)."""
     name = line.lstrip("# ").strip()
-    if _MD_HEADING.match(line):
+    if MD_HEADING.match(line):
         kind = "#" * (len(line) - len(line.lstrip("#")))
         kept = [p for p in path if p[0].startswith("#") and len(p[0]) < len(kind)]
     elif _NUMBERED.match(name):

@@ -6,17 +6,13 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .lexical import TOKENIZER_VERSION
+
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 # Bump when the chunking or furniture rules change, so existing indexes are rebuilt.
 CHUNK_RULES_VERSION = 6
-
-
-def _tokenizer_version() -> int:
-    from .lexical import TOKENIZER_VERSION
-
-    return TOKENIZER_VERSION
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ class ChunkSettings:
             "sentence_context": self.sentence_context,
             "context_publisher": self.context_publisher,
             "rules": CHUNK_RULES_VERSION,
-            "tokenizer": _tokenizer_version(),
+            "tokenizer": TOKENIZER_VERSION,
         }
 
 

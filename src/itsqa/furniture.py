@@ -42,7 +42,8 @@ _CONTACT = re.compile(
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 # A line that ends a sentence: a full stop, question or exclamation mark, maybe inside quotes.
 _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
-_MD_HEADING = re.compile(r"^#{1,6}\s")  # an author's own heading is structure, never chrome
+# A Markdown heading: the chunker's sign of a section, and never page chrome.
+MD_HEADING = re.compile(r"^#{1,6}\s")
 STRANDED = "stranded fragment"
 STRANDED_LINES = 3
 STRANDED_CHARS = 200
@@ -105,7 +106,7 @@ def find_furniture(text: str) -> list[Span]:
     # chrome) is chrome too: it says nothing without the links around it.
     for i, (s, e) in enumerate(lines):
         line = text[s:e]
-        if i in marked or len(line) > 60 or _SENTENCE_END.search(line) or _MD_HEADING.match(line):
+        if i in marked or len(line) > 60 or _SENTENCE_END.search(line) or MD_HEADING.match(line):
             continue
         before = i == 0 or (i - 1) in marked
         after = i == len(lines) - 1 or (i + 1) in marked
@@ -123,11 +124,12 @@ def find_furniture(text: str) -> list[Span]:
         j = i
         while j < len(lines) and j not in marked:
             j += 1
+        # lines[i:j] is a maximal unmarked run, so the page's edge or furniture bounds it on
+        # both sides; it must touch furniture on one (a page with no furniture is left alone).
         run = [text[s:e] for s, e in lines[i:j]]
-        bounded = (i == 0 or i - 1 in marked) and (j == len(lines) or j in marked)
-        if (bounded and (i - 1 in marked or j in marked) and j - i <= STRANDED_LINES
+        if ((i - 1 in marked or j in marked) and j - i <= STRANDED_LINES
                 and sum(map(len, run)) <= STRANDED_CHARS
-                and not any(_FULL_STOP.search(line) or _MD_HEADING.match(line) for line in run)):
+                and not any(_FULL_STOP.search(line) or MD_HEADING.match(line) for line in run)):
             for k in range(i, j):
                 marked[k] = STRANDED
         i = j

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lexical
+from .chunking import HEADING_JOIN
 from .config import Settings
 from .embedding import Encoder
 from .errors import UsageError
@@ -134,8 +135,6 @@ def _splice(head: list[tuple[int, float]], rest: list[tuple[int, float]], depth:
 def _section(heading: str, title: str) -> str:
     """The passage's heading path as a reader would cite it: without a top heading that only
     repeats the source's title."""
-    from .chunking import HEADING_JOIN
-
     parts = [h for h in heading.split(HEADING_JOIN) if h] if heading else []
     if parts and " ".join(parts[0].split()).lower() == " ".join(title.split()).lower():
         parts = parts[1:]
