@@ -113,3 +113,16 @@ def test_current_pointer_is_validated(tmp_path: Path) -> None:
     (d / store.CURRENT).write_text("{not json")
     with pytest.raises(BadIndexError):
         store.current_generation(d)
+
+
+def test_a_killed_builds_leftovers_go_at_the_next_build_even_with_nothing_to_do(
+        corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
+    s = settings_for(corpus_copy, tmp_path)
+    update_index(s)
+    gen = store.current_generation(s.index_dir)
+    leftover = store.new_generation_dir(s.index_dir)  # as a SIGKILLed build leaves it
+    (leftover / "embeddings.npy").write_bytes(b"half")
+    report = update_index(s)
+    assert report.embedded == 0 and not report.added  # nothing to rebuild
+    assert not leftover.exists()
+    assert store.current_generation(s.index_dir) == gen and gen is not None and gen.is_dir()

@@ -213,6 +213,7 @@ def update_index(
     spec = model_spec(settings)
     check_paths(settings)
     with store.build_lock(settings.index_dir):
+        store.remove_leftovers(settings.index_dir)
         try:
             manifest = store.read_manifest(settings.index_dir)
             gen = store.current_generation(settings.index_dir)

@@ -211,6 +211,15 @@ def cleanup(index_dir: Path, keep: str | None) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove the half-written folders of builds that were killed (call under the build lock: no
+    live build can own one then). Finished generations are left to `commit_generation`."""
+    if index_dir.is_dir():
+        for p in index_dir.iterdir():
+            if p.is_dir() and p.name.startswith(".tmp-gen-"):
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None,
            checksums: bool = True) -> None:
     """Refuse an index whose files are missing, altered or from another format or model.
