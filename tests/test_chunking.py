@@ -60,6 +60,19 @@ def test_quantum_priorities_stay_together_under_their_heading(count) -> None:
     assert quantum[0].heading == f"International priorities{HEADING_JOIN}2) Quantum technology"
 
 
+def test_a_short_opening_joins_the_passage_after_it_not_a_passage_of_its_own() -> None:
+    body = " ".join(["The strategy sets out how the UK will work with its partners."] * 6)
+    text = f"24th March 2023\n\nDSIT launches a strategy\n\n{body}\n\nContext\n\n{body}"
+    chunks = chunk_text(text, ChunkSettings())
+    assert chunks[0].text.startswith("24th March 2023\n\nDSIT launches a strategy\n\nThe")
+    assert chunks[0].heading == "DSIT launches a strategy"
+    assert all(len(c.text) > 100 for c in chunks)
+    # Alone on its page (a passage never crosses a page), a short opening is kept as it is.
+    lone = "24th March 2023\n\n" + body
+    kept = chunk_text(lone, ChunkSettings(), breaks=[len("24th March 2023\n\n")])
+    assert [c.text for c in kept] == ["24th March 2023", body]
+
+
 def _walk(lines: list[tuple[str, bool]]) -> list[str]:
     """The heading path after each heading; (line, read straight after another heading)."""
     path: list[tuple[str, str]] = []

@@ -200,17 +200,36 @@ def chunk_text(
 
     chunks: list[Chunk] = []
     block_first = 0
+    held: tuple[int, int, str] | None = None  # a short opening passage waiting for the next one
+
+    def emit(s: int, e: int, head: str) -> None:
+        chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
+
+    def release() -> None:
+        nonlocal held
+        if held is not None:
+            emit(*held)
+            held = None
 
     def flush(units: list[_Unit], head: str) -> None:
+        nonlocal held
         if not units:
             return
         s, e = units[0].start, units[-1].end
+        if held is not None and fits(held[0], e):
+            s, held = held[0], None
+        release()
         small = all(u.heading for u in units) or e - s < cfg.target_chars // 3
         if small and len(chunks) > block_first and fits(chunks[-1].start, e):
             # A short remainder (or headings with nothing after them) joins the passage before.
             last = chunks.pop()
             s, head = last.start, last.heading
-        chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
+        elif small and len(chunks) == block_first and not all(u.heading for u in units):
+            # A short opening (a dateline, a standfirst) has no passage before it to join: it
+            # opens the next passage instead, unless nothing follows in its block.
+            held = (s, e, head)
+            return
+        emit(s, e, head)
 
     heading = ""
     path: list[tuple[str, str]] = []
@@ -269,4 +288,5 @@ def chunk_text(
             current = carry + [unit]
             current_heading = heading
         flush(current, current_heading)
+        release()
     return [Chunk(i, c.start, c.end, c.text, c.heading) for i, c in enumerate(chunks)]

@@ -12,7 +12,7 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 # Bump when the chunking or furniture rules change, so existing indexes are rebuilt.
-CHUNK_RULES_VERSION = 6
+CHUNK_RULES_VERSION = 7
 
 
 @dataclass(frozen=True)
