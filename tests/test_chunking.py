@@ -73,6 +73,19 @@ def test_a_short_opening_joins_the_passage_after_it_not_a_passage_of_its_own() -
     assert [c.text for c in kept] == ["24th March 2023", body]
 
 
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_section_that_fits_in_max_chars_is_one_passage(whole: bool, count) -> None:
+    item = "· Work with like-minded partners on shared principles for trusted access to data."
+    section = "6) Data\n\n" + "\n\n".join([item] * 11)  # ~940 characters: over target, under max
+    long_section = "7) More\n\n" + "\n\n".join([item] * 14)  # ~1,200: must be cut
+    text = f"{section}\n\n{long_section}"
+    chunks = chunk_text(text, ChunkSettings(whole_sections=whole), count_tokens=count)
+    assert 700 < len(section) <= 1000 < len(long_section)
+    assert (chunks[0].text == section) is whole
+    assert all(c.text != long_section and len(c.text) <= 1000 for c in chunks)
+    assert chunks[-1].text.endswith(item) and chunks[-1].heading == "7) More"
+
+
 def _walk(lines: list[tuple[str, bool]]) -> list[str]:
     """The heading path after each heading; (line, read straight after another heading)."""
     path: list[tuple[str, str]] = []

@@ -239,7 +239,18 @@ def chunk_text(
         current: list[_Unit] = []
         current_heading = heading
 
+        # Where each unit's section (heading to heading, or block edge) ends.
+        section_end: list[int] = [0] * len(block)
+        end = block[-1].end if block else 0
+        for i in range(len(block) - 1, -1, -1):
+            section_end[i] = end
+            if block[i].heading and i > 0 and not block[i - 1].heading:
+                end = block[i - 1].end
+        whole_until = -1  # the current section fits in one passage up to here
+
         for i, unit in enumerate(block):
+            if cfg.whole_sections and (i == 0 or (unit.heading and not block[i - 1].heading)):
+                whole_until = section_end[i] if fits(unit.start, section_end[i]) else -1
             if unit.heading:
                 # A heading closes the passage before it and opens the next one.
                 if current and (not all(u.heading for u in current)
@@ -258,6 +269,9 @@ def chunk_text(
             if not current:
                 current = [unit]
                 current_heading = heading
+                continue
+            if unit.end <= whole_until:
+                current.append(unit)  # the whole section makes one passage
                 continue
             if all(u.heading for u in current) and fits(current[0].start, unit.end):
                 current.append(unit)  # a heading always leads into its first sentence

@@ -26,6 +26,8 @@ class ChunkSettings:
     max_tokens: int = 256
     context_tokens: int = 40
     overlap_sentences: int = 1
+    # A section (heading to heading) that fits in max_chars is one passage, not cut at target_chars.
+    whole_sections: bool = True
     drop_furniture: bool = True
     drop_stranded: bool = True  # also fragments stranded between furniture lines (furniture.py)
     # Also embed each sentence of a passage; a passage's dense score is its best vector's.
@@ -45,6 +47,7 @@ class ChunkSettings:
             "max_tokens": self.max_tokens,
             "context_tokens": self.context_tokens,
             "overlap_sentences": self.overlap_sentences,
+            "whole_sections": self.whole_sections,
             "drop_furniture": self.drop_furniture,
             "drop_stranded": self.drop_stranded,
             "heading_path": self.heading_path,
