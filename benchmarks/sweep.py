@@ -46,6 +46,8 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("section: its own heading only, not the headings above it", {"heading_path": False}, {}),
     ("sections cut at ~700 chars even where whole they fit in 1,000", {"whole_sections": False},
      {}),
+    ("longer sections cut greedily (full passages, then what is left)",
+     {"balanced_sections": False}, {}),
     ("passages ~450 chars", {"target_chars": 450}, {}),
     ("passages ~900 chars", {"target_chars": 900}, {}),
 ]

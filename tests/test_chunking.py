@@ -86,6 +86,17 @@ def test_a_section_that_fits_in_max_chars_is_one_passage(whole: bool, count) -> 
     assert chunks[-1].text.endswith(item) and chunks[-1].heading == "7) More"
 
 
+@pytest.mark.parametrize("balanced", [True, False])
+def test_a_long_section_is_cut_into_passages_of_about_equal_length(balanced: bool, count) -> None:
+    item = "· Work with like-minded partners on shared principles for trusted access to data."
+    section = "6) Data\n\n" + "\n\n".join([item] * 12)  # just over 1,000: two passages
+    chunks = chunk_text(section, ChunkSettings(balanced_sections=balanced), count_tokens=count)
+    sizes = [len(c.text) for c in chunks]
+    assert len(chunks) == 2 and all(c.text.endswith(item) for c in chunks)
+    # Greedy: a full ~700-character passage and a ~300-character remainder; balanced: halves.
+    assert (max(sizes) - min(sizes) < 100) is balanced, sizes
+
+
 def _walk(lines: list[tuple[str, bool]]) -> list[str]:
     """The heading path after each heading; (line, read straight after another heading)."""
     path: list[tuple[str, str]] = []
@@ -131,6 +142,10 @@ def test_sentences_split_at_sentence_ends_only() -> None:
     text = "The U.K. plan, e.g. for AI, is new. It costs £5m! Does it work? Yes."
     got = [text[a:b] for a, b in sentences(text, 0, len(text))]
     assert got == ["The U.K. plan, e.g. for AI, is new.", "It costs £5m!", "Does it work?", "Yes."]
+    # A numbered item's marker, or an initial, is not a sentence of its own.
+    item = "2. Responsible – data used lawfully. J. Smith agreed. B) Secure by design."
+    got = [item[a:b] for a, b in sentences(item, 0, len(item))]
+    assert got == ["2. Responsible – data used lawfully.", "J. Smith agreed.", "B) Secure by design."]
 
 
 @pytest.mark.parametrize("line,expected", [

@@ -3,7 +3,9 @@
 Passages are what a person would quote: whole sentences, grouped within a paragraph or a section,
 about `target_chars` long and never over `max_chars` or the model's token window. A heading starts
 a new passage and is remembered, with the headings above it ("International priorities › 2) Quantum
-technology"), as the passage's section, for context in the embedding.
+technology"), as the passage's section, for context in the embedding. A section that fits within
+the limits is one passage; a longer one is cut, at paragraphs where it can be, into the fewest
+passages of about equal length.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ _DATELINE = re.compile(
     rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?)\s+\d{{4}}$|^\d{{4}}-\d{{2}}-\d{{2}}$|^\d{{1,2}}/\d{{1,2}}/\d{{2,4}}$"
 )
 _ASIDE = re.compile(r"\s+\([^()]{1,30}\)$")
+_MARKER = re.compile(r"\s*(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]")
 _BULLET = re.compile(r"^\s*(?:[•·\-–*]|\d+[.)])\s+")
 
 
@@ -114,6 +117,8 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans = []
     s = start
     for m in _SENTENCE_BREAK.finditer(text, start, end):
+        if _MARKER.fullmatch(text, s, m.start()):
+            continue  # "2." opening a numbered item, or an initial: not a sentence of its own
         spans.append((s, m.start()))
         s = m.end()
     spans.append((s, end))
@@ -150,6 +155,12 @@ def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[
         while s < end and text[s].isspace():
             s += 1
     return pieces
+
+
+def _takes(size: int, grown: int, target: int, balanced: bool) -> bool:
+    """Should a passage of `size` characters grow to `grown`? Yes within its target or, when a
+    section is cut into equal parts, when that lands nearer the target than stopping short."""
+    return grown <= target or (balanced and grown - target < target - size)
 
 
 def chunk_text(
@@ -247,10 +258,18 @@ def chunk_text(
             if block[i].heading and i > 0 and not block[i - 1].heading:
                 end = block[i - 1].end
         whole_until = -1  # the current section fits in one passage up to here
+        para_until = -1  # the paragraph being added goes in whole up to here
+        target = cfg.target_chars
 
         for i, unit in enumerate(block):
-            if cfg.whole_sections and (i == 0 or (unit.heading and not block[i - 1].heading)):
-                whole_until = section_end[i] if fits(unit.start, section_end[i]) else -1
+            if i == 0 or (unit.heading and not block[i - 1].heading):
+                whole = fits(unit.start, section_end[i])
+                whole_until = section_end[i] if cfg.whole_sections and whole else -1
+                target = cfg.target_chars
+                if cfg.balanced_sections and not whole:
+                    # Cut into the fewest passages of about equal length, not full ones and a scrap.
+                    length = section_end[i] - unit.start
+                    target = length // -(-length // cfg.target_chars)
             if unit.heading:
                 # A heading closes the passage before it and opens the next one.
                 if current and (not all(u.heading for u in current)
@@ -273,22 +292,30 @@ def chunk_text(
             if unit.end <= whole_until:
                 current.append(unit)  # the whole section makes one passage
                 continue
+            if unit.end <= para_until:
+                current.append(unit)  # the rest of a paragraph already taken whole
+                continue
             if all(u.heading for u in current) and fits(current[0].start, unit.end):
                 current.append(unit)  # a heading always leads into its first sentence
                 continue
-            if unit.end - current[0].start <= cfg.target_chars and fits(current[0].start, unit.end):
+            size = current[-1].end - current[0].start
+            if (_takes(size, unit.end - current[0].start, target, cfg.balanced_sections)
+                    and fits(current[0].start, unit.end)):
                 # Prefer to break at a paragraph when the paragraph would not fit whole.
-                if unit.para_start and (current[-1].end - current[0].start) >= cfg.target_chars * 0.6:
+                if unit.para_start and (current[-1].end - current[0].start) >= target * 0.6:
                     para_end = unit.end
                     for later in block[i + 1 :]:
                         if later.para_start or later.heading:
                             break
                         para_end = later.end
-                    if para_end - current[0].start > cfg.target_chars:
+                    if not _takes(size, para_end - current[0].start, target,
+                                  cfg.balanced_sections):
                         flush(current, current_heading)
                         current = [unit]
                         current_heading = heading
                         continue
+                    if fits(current[0].start, para_end):
+                        para_until = para_end
                 current.append(unit)
                 continue
             flush(current, current_heading)

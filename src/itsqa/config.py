@@ -12,7 +12,7 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 # Bump when the chunking or furniture rules change, so existing indexes are rebuilt.
-CHUNK_RULES_VERSION = 7
+CHUNK_RULES_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class ChunkSettings:
     overlap_sentences: int = 1
     # A section (heading to heading) that fits in max_chars is one passage, not cut at target_chars.
     whole_sections: bool = True
+    # A longer one is cut into the fewest passages of about equal length (each <= target_chars).
+    balanced_sections: bool = True
     drop_furniture: bool = True
     drop_stranded: bool = True  # also fragments stranded between furniture lines (furniture.py)
     # Also embed each sentence of a passage; a passage's dense score is its best vector's.
@@ -48,6 +50,7 @@ class ChunkSettings:
             "context_tokens": self.context_tokens,
             "overlap_sentences": self.overlap_sentences,
             "whole_sections": self.whole_sections,
+            "balanced_sections": self.balanced_sections,
             "drop_furniture": self.drop_furniture,
             "drop_stranded": self.drop_stranded,
             "heading_path": self.heading_path,
