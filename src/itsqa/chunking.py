@@ -158,8 +158,8 @@ def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[
 
 
 def _takes(size: int, grown: int, target: int, balanced: bool) -> bool:
-    """Should a passage of `size` characters grow to `grown`? Yes within its target or, when a
-    section is cut into equal parts, when that lands nearer the target than stopping short."""
+    """Should a passage of `size` characters grow to `grown`? Yes within its target or, with
+    `balanced` cutting, when growing lands nearer the target than stopping short does."""
     return grown <= target or (balanced and grown - target < target - size)
 
 
