@@ -206,14 +206,15 @@ def commit_generation(index_dir: Path, tmp: Path, manifest: dict[str, Any]) -> P
 
 def cleanup(index_dir: Path, keep: str | None) -> None:
     """Remove generations other than `keep` and leftovers of interrupted builds (call under lock)."""
+    remove_leftovers(index_dir)
     for p in index_dir.iterdir():
-        if p.is_dir() and (p.name.startswith(".tmp-gen-") or (p.name.startswith("gen-") and p.name != keep)):
+        if p.is_dir() and p.name.startswith("gen-") and p.name != keep:
             shutil.rmtree(p, ignore_errors=True)
 
 
 def remove_leftovers(index_dir: Path) -> None:
     """Remove the half-written folders of builds that were killed (call under the build lock: no
-    live build can own one then). Finished generations are left to `commit_generation`."""
+    live build can own one then). Finished generations are left to `cleanup`."""
     if index_dir.is_dir():
         for p in index_dir.iterdir():
             if p.is_dir() and p.name.startswith(".tmp-gen-"):
