@@ -302,7 +302,7 @@ def chunk_text(
             if (_takes(size, unit.end - current[0].start, target, cfg.balanced_sections)
                     and fits(current[0].start, unit.end)):
                 # Prefer to break at a paragraph when the paragraph would not fit whole.
-                if unit.para_start and (current[-1].end - current[0].start) >= target * 0.6:
+                if unit.para_start and size >= target * 0.6:
                     para_end = unit.end
                     for later in block[i + 1 :]:
                         if later.para_start or later.heading:
