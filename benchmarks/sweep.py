@@ -156,7 +156,24 @@ def main() -> None:
                 f"{ds.name if ds else 'the BEIR collection'}): below 0.05 the difference is "
                 "unlikely to be chance; it is 1.00 when at most one question moved (one question "
                 "alone is no evidence either way).", "", *rows, ""]
-        (ROOT / "benchmarks" / "ABLATION.md").write_text("\n".join(text), encoding="utf-8")
+        out = ROOT / "benchmarks" / "ABLATION.md"
+        prose = kept_prose(out)
+        if prose:
+            text.append(prose)
+            print("kept the prose below the old table: check its figures against the new one")
+        tmp = out.with_suffix(".md.tmp")
+        tmp.write_text("\n".join(text), encoding="utf-8")
+        tmp.replace(out)
+
+
+def kept_prose(path: Path) -> str:
+    """What follows the table in an existing ABLATION.md (the written reading of it), so that a
+    re-run replaces the numbers and keeps the words."""
+    if not path.exists():
+        return ""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    ends = [i for i, line in enumerate(lines) if line.startswith("|")]
+    return "\n".join(lines[ends[-1] + 1:]).strip("\n") + "\n" if ends else ""
 
 
 if __name__ == "__main__":
