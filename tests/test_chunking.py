@@ -131,6 +131,8 @@ def test_heading_path_is_bounded() -> None:
     ("Priorities › 2) Quantum", "· Lead on it.", "Doc — Priorities › 2) Quantum\n· Lead on it."),
     ("Priorities", "Priorities\n\nSix of them.", "Doc\nPriorities"),
     ("Doc", "Text.", "Doc\nText."),
+    ("DOC ", "Text.", "Doc\nText."),
+    ("Doc › Aims", "Text.", "Doc — Aims\nText."),
     ("", "Text.", "Doc\nText."),
 ])
 def test_embed_text_gives_the_headings_above_the_passage(heading: str, text: str,

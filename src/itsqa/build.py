@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lexical, store
-from .chunking import HEADING_JOIN, chunk_text, sentence_spans
+from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
 from .config import ChunkSettings, Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan
 from .embedding import ModelSpec, load_encoder, model_spec, token_counter, wordpiece_df
@@ -151,10 +151,10 @@ def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
     if not context:
         return text
     context_line = doc_title
-    path = heading.split(HEADING_JOIN) if heading else []
+    path = cited_path(heading, doc_title)
     if path and text.startswith(path[-1]):
         path.pop()  # the passage opens with its own heading: only the ones above it are context
-    if path and path != [doc_title]:
+    if path:
         context_line = f"{doc_title} — {HEADING_JOIN.join(path)}"
     if fit is not None:
         context_line = fit(context_line)

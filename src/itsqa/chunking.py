@@ -88,6 +88,16 @@ def is_heading(line: str) -> bool:
 
 
 HEADING_JOIN = " › "
+
+
+def cited_path(heading: str, title: str) -> list[str]:
+    """A passage's heading path, outermost first, without a top heading that only repeats the
+    source's title (compared ignoring case and spacing): what the model reads as context and
+    what a citation names as the section."""
+    parts = [h for h in heading.split(HEADING_JOIN) if h] if heading else []
+    if parts and " ".join(parts[0].split()).casefold() == " ".join(title.split()).casefold():
+        parts = parts[1:]
+    return parts
 MAX_HEADING_DEPTH = 3
 _NUMBERED = re.compile(r"^(?:\d+|[A-Za-z]|[ivxIVX]+)[.)]\s")
 

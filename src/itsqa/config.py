@@ -11,8 +11,8 @@ from .lexical import TOKENIZER_VERSION
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-# Bump when the chunking or furniture rules change, so existing indexes are rebuilt.
-CHUNK_RULES_VERSION = 9
+# Bump when the chunking, furniture or context rules change, so existing indexes are rebuilt.
+CHUNK_RULES_VERSION = 10
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lexical
-from .chunking import HEADING_JOIN
+from .chunking import HEADING_JOIN, cited_path
 from .config import Settings
 from .embedding import Encoder
 from .errors import UsageError
@@ -133,12 +133,8 @@ def _splice(head: list[tuple[int, float]], rest: list[tuple[int, float]], depth:
 
 
 def _section(heading: str, title: str) -> str:
-    """The passage's heading path as a reader would cite it: without a top heading that only
-    repeats the source's title."""
-    parts = [h for h in heading.split(HEADING_JOIN) if h] if heading else []
-    if parts and " ".join(parts[0].split()).lower() == " ".join(title.split()).lower():
-        parts = parts[1:]
-    return HEADING_JOIN.join(parts)
+    """The passage's heading path as a reader would cite it."""
+    return HEADING_JOIN.join(cited_path(heading, title))
 
 
 def _date_key(date: str) -> str:
