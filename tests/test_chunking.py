@@ -216,3 +216,9 @@ def test_cited_section_leaves_out_a_heading_that_repeats_the_title(heading: str,
     from itsqa.retrieval import _section
 
     assert _section(heading, title) == section
+
+
+def test_a_year_is_not_a_section_number() -> None:
+    under = [("p", "Strategy"), ("n", "1) Quantum")]
+    assert heading_path(under, "2) Data", after_heading=False) == [("p", "Strategy"), ("n", "2) Data")]
+    assert heading_path(under, "2023. Outlook", after_heading=False) == [("p", "2023. Outlook")]

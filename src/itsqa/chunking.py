@@ -54,7 +54,10 @@ _DATELINE = re.compile(
     rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?)\s+\d{{4}}$|^\d{{4}}-\d{{2}}-\d{{2}}$|^\d{{1,2}}/\d{{1,2}}/\d{{2,4}}$"
 )
 _ASIDE = re.compile(r"\s+\([^()]{1,30}\)$")
-_MARKER = re.compile(r"\s*(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]")
+# An item's number or letter: "2.", "b)", "iv." (or an initial, "J."). Bounded, so that a year
+# ("2023.") or a word is not taken for one.
+_ITEM = r"(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]"
+_MARKER = re.compile(rf"\s*{_ITEM}")  # such a marker alone is not a sentence
 _BULLET = re.compile(r"^\s*(?:[•·\-–*]|\d+[.)])\s+")
 
 
@@ -98,8 +101,10 @@ def cited_path(heading: str, title: str) -> list[str]:
     if parts and " ".join(parts[0].split()).casefold() == " ".join(title.split()).casefold():
         parts = parts[1:]
     return parts
+
+
 MAX_HEADING_DEPTH = 3
-_NUMBERED = re.compile(r"^(?:\d+|[A-Za-z]|[ivxIVX]+)[.)]\s")
+_NUMBERED = re.compile(rf"^{_ITEM}\s")  # a numbered heading: "2) Quantum", "iv. Data"
 
 
 def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool
