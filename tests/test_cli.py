@@ -192,3 +192,40 @@ def test_eval_compare_tests_each_row_against_the_first(runner, tmp_path, monkeyp
         p = row.split()[-1]
         assert p == "<0.001" or 0.0 <= float(p) <= 1.0
     assert any(line.startswith("p: MRR@10 of each row against the first") for line in lines)
+    interval = next(line for line in lines if line.startswith("95% interval (hybrid"))
+    assert "over the 3 questions" in interval and "hit@1" in interval and "MRR@10" in interval
+
+
+def test_eval_beir_prints_ndcg_with_its_interval(runner, tmp_path, monkeypatch, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    beir = tmp_path / "tiny"
+    (beir / "qrels").mkdir(parents=True)
+    docs = {"d1": "Quantum sensing and timing for navigation.",
+            "d2": "Semiconductor design and compound chips.",
+            "d3": "Data bridges between the UK and partner countries."}
+    (beir / "corpus.jsonl").write_text("\n".join(
+        json.dumps({"_id": d, "title": "", "text": t}) for d, t in docs.items()), encoding="utf-8")
+    (beir / "queries.jsonl").write_text("\n".join(
+        json.dumps({"_id": q, "text": t}) for q, t in [("q1", "quantum navigation"),
+                                                        ("q2", "semiconductor chips")]),
+        encoding="utf-8")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n",
+                                            encoding="utf-8")
+    result = invoke(runner, ["eval", "--beir", str(beir), "--index", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    row = next(line for line in lines if line.startswith("hybrid"))
+    ndcg = float(row.split()[1])
+    interval = next(line for line in lines if line.startswith("95% interval (hybrid"))
+    assert "over the 2 queries" in interval
+    lo, hi = (float(x) for x in interval.split("nDCG@10 ")[1].split("–"))
+    assert lo <= ndcg <= hi
+    out = json.loads(invoke(runner, ["eval", "--beir", str(beir), "--index", str(tmp_path / "cache"),
+                                     "--json"]).output)
+    assert out["intervals"]["ndcg@10"] == pytest.approx([lo, hi], abs=5e-4)
+    compared = invoke(runner, ["eval", "--beir", str(beir), "--index", str(tmp_path / "cache"),
+                               "--compare"])
+    assert compared.exit_code == 0, compared.output
+    ratio = next(line for line in compared.output.splitlines()
+                 if line.startswith("hybrid / bm25s, whole documents: nDCG@10"))
+    assert "x (95% interval" in ratio

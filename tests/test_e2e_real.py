@@ -183,6 +183,8 @@ def test_eval_runs_on_the_project_question_set(workdir: Path) -> None:
     assert len(q["results"]) == 10
     assert set(out["by_kind"]) == {"direct", "paraphrase"}
     assert out["by_kind"]["direct"]["n"] + out["by_kind"]["paraphrase"]["n"] == out["n"]
+    for metric, (lo, hi) in out["intervals"].items():
+        assert lo <= out["metrics"][metric] <= hi
     # far better than chance: the real model and index find most evidence in the top 5
     assert out["metrics"]["hit@5"] >= 0.8
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from itsqa.errors import QuestionSetError
 from itsqa.evaluation import (
     Question,
+    bootstrap_interval,
     first_relevant_rank,
     fold,
     hit_at,
@@ -18,6 +19,7 @@ from itsqa.evaluation import (
     load_questions,
     ndcg,
     paired_p,
+    ratio_interval,
     reciprocal_rank,
 )
 
@@ -183,3 +185,24 @@ def test_paired_p_tells_chance_from_a_real_difference() -> None:
     # patterns, 2 reach a mean of magnitude 1, so p = 2/8.
     assert abs(paired_p([0, 0, 0], [1, 1, 1], rounds=20_000) - 0.25) < 0.02
     assert paired_p(a, better) == paired_p(a, better)  # seeded: the same every run
+
+
+def test_bootstrap_interval_brackets_the_mean_as_wide_as_its_sampling_error() -> None:
+    assert bootstrap_interval([0.7] * 40) == (0.7, 0.7)  # no spread, no doubt
+    coin = [0.0, 1.0] * 50  # mean 0.5, standard error 0.05: a 95% interval of about +-0.1
+    lo, hi = bootstrap_interval(coin)
+    assert 0.38 < lo < 0.45 and 0.55 < hi < 0.62
+    wider = bootstrap_interval(coin[:20])  # fewer questions, more doubt
+    assert wider[0] < lo and wider[1] > hi
+    assert bootstrap_interval(coin) == (lo, hi)  # seeded: the same every run
+    assert bootstrap_interval([]) == (0.0, 0.0)
+
+
+def test_ratio_interval_is_paired_and_brackets_the_ratio() -> None:
+    base = [0.2, 0.4, 0.6, 0.8] * 25
+    assert ratio_interval([1.2 * x for x in base], base) == (1.2, 1.2)  # same ratio on every query
+    noisy = [x * (1.0 + 0.4 * (i % 2) - 0.2) for i, x in enumerate(base)]  # 0.8x or 1.2x each
+    lo, hi = ratio_interval(noisy, base)
+    mean = sum(noisy) / sum(base)
+    assert lo < mean < hi and hi - lo < 0.2
+    assert ratio_interval([], []) == (0.0, 0.0)

@@ -29,6 +29,7 @@ from .evaluation import (
     load_beir,
     load_questions,
     paired_p,
+    ratio_interval,
 )
 from .retrieval import MODES, Retriever
 
@@ -287,6 +288,13 @@ def _print_table(rows: list[tuple[str, dict[str, float]]], keys: list[str], titl
                                                  for k in keys) + p)
 
 
+def _print_intervals(mode: str, intervals: dict[str, tuple[float, float]], over: str) -> None:
+    """How far each headline figure could move on another set of the same size and kind."""
+    names = {"hit@1": "hit@1", "hit@5": "hit@5", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
+    click.echo(f"95% interval ({mode}, bootstrap over the {over}): " + ", ".join(
+        f"{names.get(m, m)} {lo:.3f}–{hi:.3f}" for m, (lo, hi) in intervals.items()))
+
+
 def _p_against_first(per_query: list[Any]) -> list[float | None] | None:
     """Each row's paired test against the first (None when there is only one row)."""
     if len(per_query) < 2:
@@ -355,6 +363,13 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
                      f"{reports[0].name}: {reports[0].n} queries", p_values=p_values)
         if p_values:
             click.echo(_P_NOTE.format(metric="nDCG@10"))
+        _print_intervals(reports[0].mode, reports[0].intervals(), f"{reports[0].n} queries")
+        peer = next((r for r in reports if r.mode == BEIR_PEERS[1]), None)
+        if peer is not None and peer.metrics["ndcg@10"] > 0:
+            lo, hi = ratio_interval(reports[0].ndcg_per_query, peer.ndcg_per_query)
+            click.echo(f"{reports[0].mode} / {peer.mode}: nDCG@10 "
+                       f"{reports[0].metrics['ndcg@10'] / peer.metrics['ndcg@10']:.2f}x "
+                       f"(95% interval {lo:.2f}–{hi:.2f}, paired bootstrap over the queries)")
         return
     assert questions is not None
     settings = settings.with_paths(corpus, index_dir)
@@ -372,6 +387,7 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
                  f"{first.name}: {n} answerable questions", p_values=p_values)
     if p_values:
         click.echo(_P_NOTE.format(metric="MRR@10"))
+    _print_intervals(first.mode, first.intervals(), f"{n} questions")
     kinds = first.by_kind()
     if len(kinds) > 1:
         click.echo(f"\nBy kind ({first.mode}):")

@@ -133,6 +133,47 @@ def paired_p(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed:
     return (extreme + 1) / (rounds + 1)
 
 
+def bootstrap_interval(values: Sequence[float], rounds: int = 10_000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """The `level` percentile interval of the mean of per-query `values`, over `rounds` resamples
+    of the queries with replacement: how far the mean could move on another set of the same
+    size and kind. Seeded, so the same values always give the same interval."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return (0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(rounds, len(v)))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return (round(float(lo), 4), round(float(hi), 4))
+
+
+
+def ratio_interval(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed: int = 0,
+                   level: float = 0.95) -> tuple[float, float]:
+    """The `level` interval of mean(a) / mean(b) for paired per-query scores, resampling the
+    queries (the same ones for both) with replacement. Seeded."""
+    import numpy as np
+
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(x) == 0 or len(x) != len(y):
+        return (0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(rounds, len(x)))
+    num, den = x[idx].mean(axis=1), y[idx].mean(axis=1)
+    ratios = num[den > 0] / den[den > 0]
+    if not len(ratios):
+        return (0.0, 0.0)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(ratios, [tail, 100 - tail])
+    return (round(float(lo), 4), round(float(hi), 4))
+
+
+INTERVAL_METRICS = ("hit@1", "hit@5", "mrr@10")
+
+
 @dataclass(frozen=True)
 class Result:
     rank: int
@@ -213,9 +254,17 @@ class EvalReport:
         return [reciprocal_rank(q.first_relevant_rank, 10) for q in self.questions
                 if q.question.answerable]
 
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """A 95% bootstrap interval for hit@1, hit@5 and MRR@10 over the answerable questions."""
+        ranks = [q.first_relevant_rank for q in self.questions if q.question.answerable]
+        per = {"hit@1": [hit_at(r, 1) for r in ranks], "hit@5": [hit_at(r, 5) for r in ranks],
+               "mrr@10": [reciprocal_rank(r, 10) for r in ranks]}
+        return {m: bootstrap_interval(per[m]) for m in INTERVAL_METRICS}
+
     def as_json(self) -> dict[str, Any]:
         answerable = [q for q in self.questions if q.question.answerable]
         return {"n": len(answerable), "mode": self.mode, "metrics": self.metrics,
+                "intervals": {m: list(lo_hi) for m, lo_hi in self.intervals().items()},
                 "by_kind": self.by_kind(), "unanswerable_by_kind": self.flagged_by_kind(),
                 "questions": [q.as_json() for q in self.questions]}
 
@@ -340,8 +389,13 @@ class BeirReport:
     metrics: dict[str, float]
     ndcg_per_query: tuple[float, ...] = ()  # nDCG@10 of each judged query, by query id
 
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """A 95% bootstrap interval for nDCG@10 over the judged queries."""
+        return {"ndcg@10": bootstrap_interval(self.ndcg_per_query)}
+
     def as_json(self) -> dict[str, Any]:
-        return {"dataset": self.name, "mode": self.mode, "n": self.n, "metrics": self.metrics}
+        return {"dataset": self.name, "mode": self.mode, "n": self.n, "metrics": self.metrics,
+                "intervals": {m: list(lo_hi) for m, lo_hi in self.intervals().items()}}
 
 
 def evaluate_beir(ds: BeirDataset, rank_docs: Callable[[str], list[str]], *, mode: str
