@@ -190,7 +190,7 @@ def encoders(corpus: Path, index: Path) -> None:
         itsqa.build.load_encoder = lambda *a, _e=enc, **k: _e  # type: ignore[assignment]
         update_index(s, rebuild=True)
         r = open_index(s, refresh=False).retriever
-        m = evaluate_questions(questions, _system_ranker(r, "hybrid", 5), 5, name="q",
+        m = evaluate_questions(questions, _system_ranker(r, "hybrid", 5, highlight=False), 5, name="q",
                                mode="hybrid").metrics
         emit(f"| {label} | {rate:.0f} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} |")
     itsqa.build.load_encoder = original  # type: ignore[assignment]

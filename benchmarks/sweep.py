@@ -107,7 +107,7 @@ def main() -> None:
         seed(s.index_dir, work / f"its-{key(ChunkSettings())}", ROOT / "index")
         update_index(s)
         r = open_index(s, refresh=False).retriever
-        rep = evaluate_questions(questions, _system_ranker(r, s.mode, 5), 5, name="q",
+        rep = evaluate_questions(questions, _system_ranker(r, s.mode, 5, highlight=False), 5, name="q",
                                  mode=s.mode)
         m, rr = rep.metrics, rep.reciprocal_ranks()
         cells = [label, f"{m['hit@1']:.3f}", f"{m['hit@5']:.3f}", f"{m['mrr@10']:.3f}",

@@ -162,8 +162,8 @@ def test_unanswerable_questions_are_counted_by_kind() -> None:
           Question("d", "near too", answerable=False, kind="on-topic")]
     confident = {"answerable": True, "far": False, "near": True, "near too": False}
 
-    def rank(q: str) -> tuple[list[Result], bool]:
-        return [Result(1, 1.0, "a needle here", "s.txt", 0, 13)], confident[q]
+    def rank(q: str) -> tuple[list[Result], bool, str | None]:
+        return [Result(1, 1.0, "a needle here", "s.txt", 0, 13)], confident[q], None
 
     report = evaluate_questions(qs, rank, 5, name="t", mode="m")
     assert report.flagged_by_kind() == {"off-topic": {"n": 1, "flagged": 1},
@@ -206,3 +206,34 @@ def test_ratio_interval_is_paired_and_brackets_the_ratio() -> None:
     mean = sum(noisy) / sum(base)
     assert lo < mean < hi and hi - lo < 0.2
     assert ratio_interval([], []) == (0.0, 0.0)
+
+
+def test_answer_marked_and_answer_line_judge_the_marked_sentences() -> None:
+    from itsqa.evaluation import Result, evaluate_questions
+
+    text = "The centre opens in 2023. It will train experts abroad. Other news."
+    qs = [Question("a", "what will the centre do", ("train experts abroad",)),
+          Question("b", "when does it open", ("opens in 2023",)),
+          Question("c", "anything else", ("not in the corpus",)),
+          Question("d", "far", answerable=False)]
+    first, second = (0, 25), (26, 55)
+    marks = {"what will the centre do": (first,), "when does it open": (first,)}
+    lines = {"what will the centre do": text[slice(*first)], "when does it open": text[slice(*first)]}
+
+    def rank(q: str) -> tuple[list[Result], bool, str | None]:
+        return ([Result(1, 1.0, text, "s.txt", 0, len(text), highlights=marks.get(q, (second,)))],
+                True, lines.get(q, ""))
+
+    report = evaluate_questions(qs, rank, 5, name="t", mode="m")
+    got = {q.question.id: (q.answer_marked, q.answer_line) for q in report.questions}
+    # a: the answer is in the passage but the wrong sentence is marked; b: marked and answered;
+    # c: no right passage shown, so nothing to judge as marked; d: unanswerable, not judged
+    assert got == {"a": (False, False), "b": (True, True), "c": (None, False), "d": (None, None)}
+    assert report.metrics["answer_marked"] == 0.5
+    assert report.metrics["answer_line"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report.questions[0].as_json()["results"][0]["highlights"] == [[0, 25]]
+
+    def plain(q: str) -> tuple[list[Result], bool, str | None]:  # a peer marks nothing
+        return [Result(1, 1.0, text, "s.txt", 0, len(text))], True, None
+
+    assert "answer_marked" not in evaluate_questions(qs, plain, 5, name="t", mode="m").metrics

@@ -94,11 +94,13 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _system_ranker(retriever: Retriever, mode: str, k: int) -> Any:
-    def rank(question: str) -> tuple[list[Result], bool]:
-        ans = retriever.ask(question, k=max(k, 10), mode=mode, highlight=False)
-        return [Result(h.rank, h.score, h.text, h.citation.source, h.citation.start,
-                       h.citation.end, h.citation.title) for h in ans.hits], ans.confident
+def _system_ranker(retriever: Retriever, mode: str, k: int, highlight: bool = True) -> Any:
+    def rank(question: str) -> tuple[list[Result], bool, str | None]:
+        ans = retriever.ask(question, k=max(k, 10), mode=mode, highlight=highlight)
+        return ([Result(h.rank, h.score, h.text, h.citation.source, h.citation.start,
+                        h.citation.end, h.citation.title,
+                        highlights=h.highlights if highlight else None) for h in ans.hits],
+                ans.confident, ans.best_answer if highlight else None)
     return rank
 
 
@@ -117,12 +119,12 @@ def _peer_rankers(retriever: Retriever, k: int) -> dict[str, Any]:
     threshold = retriever.settings.confidence_threshold
 
     def make(peer: Any) -> Any:
-        def rank(question: str) -> tuple[list[Result], bool]:
+        def rank(question: str) -> tuple[list[Result], bool, str | None]:
             hits = peer.search(question, max(k, 10))
             top = dense.search(question, 1)
             conf = bool(top) and top[0][1] >= threshold
             return [Result(i + 1, s, w.text, display_path(retriever.settings.corpus_dir, w.key),
-                           w.start, w.end) for i, (w, s) in enumerate(hits)], conf
+                           w.start, w.end) for i, (w, s) in enumerate(hits)], conf, None
         return rank
 
     return {PEERS[0]: make(dense), PEERS[1]: make(bm25)}
@@ -403,5 +405,20 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
         if len(split) > 1:
             click.echo("  unanswerable, by kind: " + "; ".join(
                 f"{kind}: {row['flagged']} of {row['n']} flagged" for kind, row in split.items()))
+    _print_answers(first)
     _print_misses(first)
     sys.stdout.flush()
+
+
+def _print_answers(report: EvalReport) -> None:
+    """How often the answer itself is marked: in the highlighted sentences of the first right
+    passage shown, and in the one-line answer above the list."""
+    ans = [q for q in report.questions if q.question.answerable]
+    marked = [q.answer_marked for q in ans if q.answer_marked is not None]
+    lines = [q.answer_line for q in ans if q.answer_line is not None]
+    if not marked and not lines:
+        return
+    click.echo(f"\nAnswer marked ({report.mode}): an evidence phrase lies in the highlighted "
+               f"sentence(s) of the first right passage for {sum(marked)} of {len(marked)} "
+               f"questions answered in the top {report.k}; in the one-line answer for "
+               f"{sum(lines)} of {len(lines)}.")

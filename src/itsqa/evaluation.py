@@ -150,7 +150,6 @@ def bootstrap_interval(values: Sequence[float], rounds: int = 10_000, seed: int 
     return (round(float(lo), 4), round(float(hi), 4))
 
 
-
 def ratio_interval(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed: int = 0,
                    level: float = 0.95) -> tuple[float, float]:
     """The `level` interval of mean(a) / mean(b) for paired per-query scores, resampling the
@@ -184,6 +183,8 @@ class Result:
     end: int
     title: str = ""
     relevant: bool = False
+    # The marked answer sentences, as ranges of `text`; None when the ranker marks none.
+    highlights: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,11 @@ class QuestionResult:
     ndcg: float
     confident: bool
     miss: Miss | None = None
+    # Whether an evidence phrase lies in the marked sentences of the first relevant passage in
+    # the top k, and in the one-line answer; None where that cannot be judged.
+    answer_marked: bool | None = None
+    answer_line: bool | None = None
+    best_answer: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -211,7 +217,13 @@ class QuestionResult:
             "first_relevant_rank": self.first_relevant_rank, "confident": self.confident,
             "results": [{"rank": r.rank, "score": round(r.score, 6), "text": r.text,
                          "source": r.source, "start": r.start, "end": r.end,
-                         "relevant": r.relevant} for r in self.results[:10]],
+                         "relevant": r.relevant,
+                         **({"highlights": [list(h) for h in r.highlights]}
+                            if r.highlights is not None else {})}
+                        for r in self.results[:10]],
+            **({"best_answer": self.best_answer} if self.best_answer is not None else {}),
+            **({"answer_marked": self.answer_marked} if self.answer_marked is not None else {}),
+            **({"answer_line": self.answer_line} if self.answer_line is not None else {}),
             **({"miss": {"evidence": list(self.miss.evidence)}} if self.miss else {}),
         }
 
@@ -286,12 +298,36 @@ def summarise(results: Sequence[QuestionResult], k: int) -> dict[str, float]:
     if una:
         m["unanswerable_flagged"] = sum(1 for r in una if not r.confident) / len(una)
     m["answerable_flagged"] = sum(1 for r in ans if not r.confident) / n
+    marked = [r.answer_marked for r in ans if r.answer_marked is not None]
+    if marked:
+        m["answer_marked"] = sum(marked) / len(marked)
+    lines = [r.answer_line for r in ans if r.answer_line is not None]
+    if lines:
+        m["answer_line"] = sum(lines) / len(lines)
     return {key: round(v, 4) for key, v in m.items()}
+
+
+def judge_answer(q: Question, results: Sequence[Result], best_answer: str | None, k: int
+                 ) -> tuple[bool | None, bool | None]:
+    """(answer_marked, answer_line): whether an evidence phrase lies in the marked sentences of
+    the first relevant passage among the top k, and in the one-line answer. None where it
+    cannot be judged: no evidence phrases, no relevant passage shown, or nothing marked."""
+    phrases = [fold(e) for e in q.evidence if fold(e)]
+    if not q.answerable or not phrases:
+        return None, None
+    line = None if best_answer is None else any(e in fold(best_answer) for e in phrases)
+    shown = next((r for r in results[:k] if r.relevant), None)
+    if shown is None or shown.highlights is None:
+        return None, line
+    marked_text = fold(" ".join(shown.text[a:b] for a, b in shown.highlights))
+    return any(e in marked_text for e in phrases), line
 
 
 # -- the project's own corpus ---------------------------------------------------------------
 
-RankFn = Callable[[str], tuple[list[Result], bool]]
+# A question's top results best first, whether the answer is confident, and its one-line
+# answer (None from a ranker that gives none).
+RankFn = Callable[[str], tuple[list[Result], bool, str | None]]
 
 
 def evaluate_questions(
@@ -304,9 +340,9 @@ def evaluate_questions(
     depth = max(k, 10)
     out = []
     for q in questions:
-        results, confident = rank(q.question)
+        results, confident, best_answer = rank(q.question)
         results = [Result(r.rank, r.score, r.text, r.source, r.start, r.end, r.title,
-                          q.relevant(r.text, r.source) if q.answerable else False)
+                          q.relevant(r.text, r.source) if q.answerable else False, r.highlights)
                    for r in results[:depth]]
         rels = [r.relevant for r in results]
         first = first_relevant_rank(rels)
@@ -323,7 +359,9 @@ def evaluate_questions(
         miss = None
         if q.answerable and (first is None or first > 5) and explain is not None:
             miss = Miss(results[0] if results else None, explain(q, results))
-        out.append(QuestionResult(q, first, tuple(results), recall, score_ndcg, confident, miss))
+        marked, line = judge_answer(q, results, best_answer, k)
+        out.append(QuestionResult(q, first, tuple(results), recall, score_ndcg, confident, miss,
+                                  marked, line, best_answer))
     return EvalReport(name, mode, k, tuple(out), summarise(out, k))
 
 
