@@ -74,6 +74,10 @@ def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(fresh: Path
         assert r["title"] and r["publisher"]
         for s, e in r["highlights"]:
             assert 0 <= s < e <= len(r["text"])
+    # the one-line answer is the first passage's best sentence, one of those it marks
+    first = out["results"][0]
+    marked = [" ".join(first["text"][s:e].split()).lstrip("•·-–*▪◦ ") for s, e in first["highlights"]]
+    assert out["best_answer"] in marked
     assert (workdir / "index" / "CURRENT").is_file()
 
 
