@@ -142,6 +142,7 @@ def test_chunking_change_reuses_only_identical_inputs(corpus_copy, tmp_path, fak
 def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 cut short")
     (corpus / "good.txt").write_text("The strategy names five priority technologies.\n",
                                      encoding="utf-8")
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02garbage" * 100)
@@ -157,6 +158,14 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     report = update_index(make_settings(corpus, tmp_path))
     w = "\n".join(report.warnings)
     assert "binary.txt" in w and "empty.txt" in w and "latin1.txt" in w and "notes.docx" in w
+    assert "broken.pdf: cannot be parsed as pdf" in w
+    from itsqa.catalog import list_sources
+
+    reasons = {r.name: r.reason for r in list_sources(make_settings(corpus, tmp_path))[0]}
+    assert reasons["binary.txt"] == "binary data, not text"
+    assert reasons["empty.txt"] == "no text in it"
+    assert reasons["broken.pdf"].startswith("cannot be parsed as pdf")
+    assert reasons["good.txt"] == ""
     assert "link.txt" in w and "symbolic link" in w
     assert "hidden" not in w and "draft" not in w
     loaded = store.load(tmp_path / "index")
@@ -417,3 +426,4 @@ def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_pat
     update_index(s)
     r = open_index(s, refresh=False).retriever
     assert r.missing_words("Is there a tech envoy to Brazil?") == ()
+

@@ -277,7 +277,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     sources: dict[str, dict[str, Any]] = {}
     texts: dict[str, str] = {}
     records: list[store.ChunkRecord] = []
-    skipped: list[str] = sorted(skipped_kept)
+    skipped: dict[str, str] = {n: str(skipped_kept[n].get("reason", "")) for n in sorted(skipped_kept)}
     old_by_source: dict[str, list[store.ChunkRecord]] = {}
     for old_chunk in old_chunks:
         old_by_source.setdefault(old_chunk.source, []).append(old_chunk)
@@ -290,7 +290,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         doc, w = read_document(p.files[name], meta.get(name))
         warnings.extend(w)
         if doc is None:
-            skipped.append(name)
+            prefix = f"skipped {name}: "
+            skipped[name] = next((x[len(prefix):] for x in w if x.startswith(prefix)), "")
             continue
         chunks = chunk_text(doc.text, settings.chunking,
                             furniture_to_drop(doc.furniture, settings.chunking), count,
@@ -378,8 +379,10 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"]}
                         for n, s in sources.items()},
             "skipped": {**skipped_kept, **{n: {"size": p.files[n].size,
-                                                "mtime_ns": p.files[n].mtime_ns}
-                                            for n in skipped if n not in skipped_kept}},
+                                                "mtime_ns": p.files[n].mtime_ns,
+                                                "reason": reason}
+                                            for n, reason in skipped.items()
+                                            if n not in skipped_kept}},
         })
         store.commit_generation(settings.index_dir, tmp, new_manifest)
     except BaseException:

@@ -23,6 +23,7 @@ class SourceRow:
     chunks: int | None
     furniture_chars: int
     furniture: tuple[tuple[int, int, str], ...] = ()
+    reason: str = ""  # why a skipped source is not indexed
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -48,7 +49,7 @@ def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
             except (OSError, ValueError) as exc:
                 raise BadIndexError(f"the index source table cannot be read ({exc}): run "
                                     "`itsqa index`") from exc
-    skipped = set(manifest.get("skipped", {})) if manifest else set()
+    skipped: dict[str, Any] = dict(manifest.get("skipped", {})) if manifest else {}
     rows = []
     status = {n: "indexed" for n in p.unchanged}
     status.update({n: "changed" for n in p.changed})
@@ -67,5 +68,7 @@ def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
             url=m.url or src.get("url", ""), format=(f.format if f else src.get("format", "")),
             chunks=src.get("chunks"), furniture_chars=int(src.get("furniture_chars", 0)),
             furniture=tuple(tuple(x) for x in src.get("furniture", [])),
+            reason=(str(skipped[name].get("reason", "")) if status[name] == "skipped"
+                    and isinstance(skipped.get(name), dict) else ""),
         ))
     return rows, p.warnings + warnings

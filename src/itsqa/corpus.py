@@ -223,8 +223,15 @@ def _read_html(data: bytes) -> tuple[str, SourceMeta]:
 
 
 def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]:
+    import logging
+
     from pypdf import PdfReader  # lazy: only PDF sources need it
 
+    # pypdf reports damage through logging, which with no handler goes raw to stderr ("EOF
+    # marker not found"); a file it cannot read is reported once, as a skipped source, instead.
+    pdf_log = logging.getLogger("pypdf")
+    if not pdf_log.handlers:
+        pdf_log.addHandler(logging.NullHandler())
     reader = PdfReader(str(path))
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
@@ -263,7 +270,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
         if sf.format == "pdf":
             text, pages, own = _read_pdf(sf.path)
         elif _looks_binary(data):
-            return None, [f"skipped {sf.name}: binary data, not {sf.format} text"]
+            return None, [f"skipped {sf.name}: binary data, not text"]
         elif sf.format == "html":
             text, own = _read_html(data)
         else:

@@ -92,6 +92,8 @@ def print_sources(rows: list[SourceRow]) -> None:
         if r.furniture_chars:
             facts.append(f"{r.furniture_chars} characters of page furniture left out"
                          + (f" (by rule: {_by_rule(r.furniture)})" if r.furniture else ""))
+        if r.reason:
+            facts.append(f"not indexed: {r.reason}")
         if facts:
             lines.append("; ".join(facts))
         con.print(Padding(Text(_printable("\n".join(lines))), (0, 0, 0, 9), expand=False))
