@@ -427,3 +427,15 @@ def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_pat
     r = open_index(s, refresh=False).retriever
     assert r.missing_words("Is there a tech envoy to Brazil?") == ()
 
+
+def test_a_passage_of_one_sentence_is_marked_whole_and_is_the_answer(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentence = "Quantum sensing matters."
+    (corpus / "short.txt").write_text(f"  {sentence}\n", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    ans = open_index(s, refresh=False).retriever.ask("quantum sensing", k=1)
+    hit = ans.hits[0]
+    assert [hit.text[a:b] for a, b in hit.highlights] == [sentence]
+    assert ans.best_answer == sentence

@@ -472,7 +472,10 @@ class Retriever:
                 spans = [(s, e) for s, e, _ in stored]
                 vecs = np.stack([v for _, _, v in stored])
             else:
-                spans = sentence_spans(h.text, min_chars=1)
+                # a passage of one sentence has no sentence spans of its own: it is the answer
+                lead = len(h.text) - len(h.text.lstrip())
+                whole = [(lead, len(h.text.rstrip()))] if h.text.strip() else []
+                spans = sentence_spans(h.text, min_chars=1) or whole
                 if not spans:
                     out.append(h)
                     continue
