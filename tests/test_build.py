@@ -439,3 +439,31 @@ def test_a_passage_of_one_sentence_is_marked_whole_and_is_the_answer(tmp_path, f
     hit = ans.hits[0]
     assert [hit.text[a:b] for a, b in hit.highlights] == [sentence]
     assert ans.best_answer == sentence
+
+
+def test_neighbouring_passages_are_not_folded_as_copies(tmp_path, fake_encoder):
+    """Two passages of one source share the sentence the chunker repeats between them; when
+    that sentence is most of one of them they look like copies, but each has text of its own.
+    A copy in another source still folds."""
+    from dataclasses import replace
+
+    from itsqa.store import ChunkRecord
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Placeholder text about engineering biology.\n", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    shared = ("Engineering biology applies engineering principles to the design of biological "
+              "systems, building on synthetic biology and the making of new components.")
+    first = f"The priorities include quantum. {shared}"
+    second = f"{shared} It raises legal questions."
+    rows = [ChunkRecord("a.txt", 0, 0, len(first), first, "", ""),
+            ChunkRecord("a.txt", 1, len(first) - len(shared), len(first) - len(shared) + len(second),
+                        second, "", ""),
+            ChunkRecord("b.txt", 0, 0, len(second), second, "", "")]
+    r.index = replace(r.index, chunks=rows)
+    chosen = r.select([(1, 3.0), (0, 2.0), (2, 1.0)], k=5)
+    assert [row for row, _, _ in chosen] == [1, 0]  # both neighbours shown
+    assert chosen[0][2] == [2]  # the copy in b.txt folds into the passage it copies

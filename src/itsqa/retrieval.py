@@ -362,6 +362,12 @@ class Retriever:
             self._shingle_cache[row] = _shingles(self.index.chunks[row].text)
         return self._shingle_cache[row]
 
+    def _neighbours(self, a: int, b: int) -> bool:
+        """Two passages of one source whose character ranges overlap: neighbours sharing the
+        sentence the chunker repeats between them, each with text of its own, not copies."""
+        ca, cb = self.index.chunks[a], self.index.chunks[b]
+        return ca.source == cb.source and ca.start < cb.end and cb.start < ca.end
+
     def select(self, ranked: list[tuple[int, float]], k: int, dedup: bool = True
                ) -> list[tuple[int, float, list[int]]]:
         """The top k distinct passages: near-duplicates fold into the first one's group, which
@@ -373,7 +379,8 @@ class Retriever:
             if dedup:
                 sh = self._shingles_of(row)
                 home = next((g for g in groups
-                             if any(near_duplicate(sh, self._shingles_of(m)) for m in [g[0], *g[2]])),
+                             if any(near_duplicate(sh, self._shingles_of(m))
+                                    and not self._neighbours(row, m) for m in [g[0], *g[2]])),
                             None)
                 if home is not None:
                     home[2].append(row)
