@@ -50,6 +50,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
      {"balanced_sections": False}, {}),
     ("passages ~450 chars", {"target_chars": 450}, {}),
     ("passages ~900 chars", {"target_chars": 900}, {}),
+    ("no sentence repeated between neighbouring passages", {"overlap_sentences": 0}, {}),
 ]
 
 
