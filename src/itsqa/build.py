@@ -15,7 +15,7 @@ from typing import Any
 from . import lexical, store
 from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
 from .config import ChunkSettings, Settings
-from .corpus import Document, SourceFile, load_metadata, read_document, scan
+from .corpus import Document, SourceFile, load_metadata, read_document, scan, skip_reason
 from .embedding import ModelSpec, load_encoder, model_spec, token_counter, wordpiece_df
 from .errors import BadIndexError, CorpusError, UsageError
 from .furniture import STRANDED, Span
@@ -290,8 +290,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         doc, w = read_document(p.files[name], meta.get(name))
         warnings.extend(w)
         if doc is None:
-            prefix = f"skipped {name}: "
-            skipped[name] = next((x[len(prefix):] for x in w if x.startswith(prefix)), "")
+            skipped[name] = skip_reason(name, w)
             continue
         chunks = chunk_text(doc.text, settings.chunking,
                             furniture_to_drop(doc.furniture, settings.chunking), count,

@@ -28,9 +28,20 @@ def max_text_bytes() -> int:
         return 5 * 1024 * 1024
 
 
+def skipped(name: str, reason: str) -> str:
+    """The warning for a source that is not indexed, and why."""
+    return f"skipped {name}: {reason}"
+
+
+def skip_reason(name: str, warnings: list[str]) -> str:
+    """Why `name` was skipped, from the warnings `skipped` wrote ("" when none says)."""
+    prefix = skipped(name, "")
+    return next((w[len(prefix):] for w in warnings if w.startswith(prefix)), "")
+
+
 def _too_big(name: str, size: int, what: str) -> str:
-    return (f"skipped {name}: {size / 2**20:.0f} MB of {what} is over the "
-            f"{max_text_bytes() / 2**20:g} MB limit (set ITSQA_MAX_SOURCE_MB to raise it)")
+    return skipped(name, f"{size / 2**20:.0f} MB of {what} is over the "
+                         f"{max_text_bytes() / 2**20:g} MB limit (set ITSQA_MAX_SOURCE_MB to raise it)")
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,7 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
             continue
         if _SURROGATE.search(rel):  # bytes that are not UTF-8 in the name: it cannot be cited
             shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            result.warnings.append(f"skipped {shown}: its file name is not valid UTF-8 (rename it)")
+            result.warnings.append(skipped(shown, "its file name is not valid UTF-8 (rename it)"))
             continue
         fmt = FORMATS.get(path.suffix.lower())
         try:
@@ -146,16 +157,16 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
             if stat.S_ISLNK(st.st_mode):
                 if not path.resolve().is_relative_to(root):
                     result.warnings.append(
-                        f"skipped {rel}: a symbolic link that leaves the corpus folder")
+                        skipped(rel, "a symbolic link that leaves the corpus folder"))
                     continue
                 st = path.stat()
         except OSError as exc:
-            result.warnings.append(f"skipped {rel}: cannot be read ({exc.strerror})")
+            result.warnings.append(skipped(rel, f"cannot be read ({exc.strerror})"))
             continue
         if not stat.S_ISREG(st.st_mode):
             continue  # a folder behind a link, a pipe, a device: never read
         if fmt is None:
-            result.warnings.append(f"skipped {rel}: not a supported format (.txt .md .html .pdf)")
+            result.warnings.append(skipped(rel, "not a supported format (.txt .md .html .pdf)"))
             continue
         limit = max_text_bytes() * (1 if fmt in TEXT_FORMATS.values() else 10)
         if st.st_size > limit:
@@ -261,7 +272,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     try:
         data = sf.path.read_bytes()
     except OSError as exc:
-        return None, [f"skipped {sf.name}: cannot be read ({exc.strerror or exc})"]
+        return None, [skipped(sf.name, f"cannot be read ({exc.strerror or exc})")]
     digest = hashlib.sha256(data).hexdigest()
     pages: tuple[tuple[int, int], ...] = ()
     own = SourceMeta(title="")
@@ -270,7 +281,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
         if sf.format == "pdf":
             text, pages, own = _read_pdf(sf.path)
         elif _looks_binary(data):
-            return None, [f"skipped {sf.name}: binary data, not text"]
+            return None, [skipped(sf.name, "binary data, not text")]
         elif sf.format == "html":
             text, own = _read_html(data)
         else:
@@ -283,12 +294,12 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
                     f"{sf.name} is not UTF-8: read as {encoding}; save it as UTF-8 to silence this"
                 )
     except Exception as exc:  # a broken PDF or HTML file must not stop the build
-        return None, [f"skipped {sf.name}: cannot be parsed as {sf.format} ({type(exc).__name__}: {exc})"]
+        return None, [skipped(sf.name, f"cannot be parsed as {sf.format} ({type(exc).__name__}: {exc})")]
     # Extracted text (PDF, HTML) can carry lone surrogates; one replacement character for each
     # keeps every offset where it was.
     text = _SURROGATE.sub("\ufffd", text)
     if not text.strip():
-        return None, [f"skipped {sf.name}: no text in it"]
+        return None, [skipped(sf.name, "no text in it")]
     if len(text) > max_text_bytes():
         return None, [_too_big(sf.name, len(text), "text")]
     given = meta or SourceMeta(title="")
