@@ -23,6 +23,7 @@ from .evaluation import (
     EvalReport,
     Question,
     Result,
+    answer_counts,
     evaluate_beir,
     evaluate_questions,
     fold,
@@ -292,7 +293,7 @@ def _print_table(rows: list[tuple[str, dict[str, float]]], keys: list[str], titl
 
 def _print_intervals(mode: str, intervals: dict[str, tuple[float, float]], over: str) -> None:
     """How far each headline figure could move on another set of the same size and kind."""
-    names = {"hit@1": "hit@1", "hit@5": "hit@5", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
+    names = {"mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
     click.echo(f"95% interval ({mode}, bootstrap over the {over}): " + ", ".join(
         f"{names.get(m, m)} {lo:.3f}–{hi:.3f}" for m, (lo, hi) in intervals.items()))
 
@@ -413,12 +414,11 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
 def _print_answers(report: EvalReport) -> None:
     """How often the answer itself is marked: in the highlighted sentences of the first right
     passage shown, and in the one-line answer above the list."""
-    ans = [q for q in report.questions if q.question.answerable]
-    marked = [q.answer_marked for q in ans if q.answer_marked is not None]
-    lines = [q.answer_line for q in ans if q.answer_line is not None]
-    if not marked and not lines:
+    counts = answer_counts([q for q in report.questions if q.question.answerable])
+    if not counts:
         return
+    marked, lines = counts.get("answer_marked", (0, 0)), counts.get("answer_line", (0, 0))
     click.echo(f"\nAnswer marked ({report.mode}): an evidence phrase lies in the highlighted "
-               f"sentence(s) of the first right passage for {sum(marked)} of {len(marked)} "
+               f"sentence(s) of the first right passage for {marked[0]} of {marked[1]} "
                f"questions answered in the top {report.k}; in the one-line answer for "
-               f"{sum(lines)} of {len(lines)}.")
+               f"{lines[0]} of {lines[1]}.")

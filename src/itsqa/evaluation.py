@@ -133,41 +133,45 @@ def paired_p(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed:
     return (extreme + 1) / (rounds + 1)
 
 
+def _resampled_means(*columns: Sequence[float], rounds: int, seed: int) -> list[Any]:
+    """The mean of each column over `rounds` resamples of the queries with replacement, the same
+    resample for every column (so paired scores stay paired). Seeded."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(columns[0]), size=(rounds, len(columns[0])))
+    return [np.asarray(c, dtype=np.float64)[idx].mean(axis=1) for c in columns]
+
+
+def _percentile_interval(samples: Any, level: float) -> tuple[float, float]:
+    import numpy as np
+
+    if not len(samples):
+        return (0.0, 0.0)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(samples, [tail, 100 - tail])
+    return (round(float(lo), 4), round(float(hi), 4))
+
+
 def bootstrap_interval(values: Sequence[float], rounds: int = 10_000, seed: int = 0,
                        level: float = 0.95) -> tuple[float, float]:
     """The `level` percentile interval of the mean of per-query `values`, over `rounds` resamples
     of the queries with replacement: how far the mean could move on another set of the same
     size and kind. Seeded, so the same values always give the same interval."""
-    import numpy as np
-
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) == 0:
+    if len(values) == 0:
         return (0.0, 0.0)
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), size=(rounds, len(v)))].mean(axis=1)
-    tail = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(means, [tail, 100 - tail])
-    return (round(float(lo), 4), round(float(hi), 4))
+    (means,) = _resampled_means(values, rounds=rounds, seed=seed)
+    return _percentile_interval(means, level)
 
 
 def ratio_interval(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed: int = 0,
                    level: float = 0.95) -> tuple[float, float]:
     """The `level` interval of mean(a) / mean(b) for paired per-query scores, resampling the
     queries (the same ones for both) with replacement. Seeded."""
-    import numpy as np
-
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if len(x) == 0 or len(x) != len(y):
+    if len(a) == 0 or len(a) != len(b):
         return (0.0, 0.0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(rounds, len(x)))
-    num, den = x[idx].mean(axis=1), y[idx].mean(axis=1)
-    ratios = num[den > 0] / den[den > 0]
-    if not len(ratios):
-        return (0.0, 0.0)
-    tail = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(ratios, [tail, 100 - tail])
-    return (round(float(lo), 4), round(float(hi), 4))
+    num, den = _resampled_means(a, b, rounds=rounds, seed=seed)
+    return _percentile_interval(num[den > 0] / den[den > 0], level)
 
 
 INTERVAL_METRICS = ("hit@1", "hit@5", "mrr@10")
@@ -298,13 +302,20 @@ def summarise(results: Sequence[QuestionResult], k: int) -> dict[str, float]:
     if una:
         m["unanswerable_flagged"] = sum(1 for r in una if not r.confident) / len(una)
     m["answerable_flagged"] = sum(1 for r in ans if not r.confident) / n
-    marked = [r.answer_marked for r in ans if r.answer_marked is not None]
-    if marked:
-        m["answer_marked"] = sum(marked) / len(marked)
-    lines = [r.answer_line for r in ans if r.answer_line is not None]
-    if lines:
-        m["answer_line"] = sum(lines) / len(lines)
+    for key, (hits, judged) in answer_counts(ans).items():
+        m[key] = hits / judged
     return {key: round(v, 4) for key, v in m.items()}
+
+
+def answer_counts(results: Sequence[QuestionResult]) -> dict[str, tuple[int, int]]:
+    """{"answer_marked": (yes, judged), "answer_line": (yes, judged)} over the questions where
+    each could be judged; a key is left out when none could."""
+    out = {}
+    for key in ("answer_marked", "answer_line"):
+        judged = [v for v in (getattr(r, key) for r in results) if v is not None]
+        if judged:
+            out[key] = (sum(judged), len(judged))
+    return out
 
 
 def judge_answer(q: Question, results: Sequence[Result], best_answer: str | None, k: int
