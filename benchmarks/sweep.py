@@ -41,6 +41,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("no title/heading context", {"passage_context": False}, {}),
     ("title context on sentences too", {"sentence_context": True}, {}),
     ("no publisher in context", {"context_publisher": False}, {}),
+    ("BM25 counts the title/heading line once, not twice", {"bm25_context_repeats": 1}, {}),
     ("furniture kept", {"drop_furniture": False}, {}),
     ("fragments stranded between furniture kept", {"drop_stranded": False}, {}),
     ("section: its own heading only, not the headings above it", {"heading_path": False}, {}),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -467,3 +468,24 @@ def test_neighbouring_passages_are_not_folded_as_copies(tmp_path, fake_encoder):
     chosen = r.select([(1, 3.0), (0, 2.0), (2, 1.0)], k=5)
     assert [row for row, _, _ in chosen] == [1, 0]  # both neighbours shown
     assert chosen[0][2] == [2]  # the copy in b.txt folds into the passage it copies
+
+
+def test_bm25_weighs_the_title_above_the_body(tmp_path, fake_encoder):
+    """A word of a source's title counts more in BM25 than the same word once in another source's
+    body (the context line is indexed `bm25_context_repeats` times); counted once, they tie."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Notes on ice sheets and the polar climate record.\n")
+    (corpus / "b.txt").write_text("Notes on glaciers sheets and the polar climate record.\n")
+    (corpus / "sources.toml").write_text('["a.txt"]\ntitle = "Glaciers"\n\n'
+                                         '["b.txt"]\ntitle = "Oceans"\n')
+    scores = {}
+    for repeats in (1, 2):
+        s = Settings(corpus_dir=corpus, index_dir=tmp_path / f"index-{repeats}")
+        s = replace(s, chunking=replace(s.chunking, bm25_context_repeats=repeats))
+        update_index(s)
+        r = open_index(s, refresh=False).retriever
+        got = r.bm25_scores("glaciers")
+        scores[repeats] = {r.index.chunks[i].source: float(got[i]) for i in range(len(got))}
+    assert scores[1]["a.txt"] == pytest.approx(scores[1]["b.txt"])
+    assert scores[2]["a.txt"] > scores[2]["b.txt"] > 0

@@ -144,21 +144,33 @@ def source_label(entry: dict[str, Any], with_publisher: bool) -> str:
     return f"{title} ({publisher})" if with_publisher and publisher else title
 
 
-def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
-               fit: Callable[[str], str] | None = None) -> str:
-    """What the model reads for a passage: the source title and section heading as context,
-    cut by `fit` to the tokens the chunker left for it, so the passage is never truncated."""
-    if not context:
-        return text
-    context_line = doc_title
+def context_line(doc_title: str, heading: str, text: str,
+                 fit: Callable[[str], str] | None = None) -> str:
+    """The line that places a passage: the source title and the section headings above it, cut
+    by `fit` to the tokens the chunker left for it, so the passage is never truncated."""
+    line = doc_title
     path = cited_path(heading, doc_title)
     if path and text.startswith(path[-1]):
         path.pop()  # the passage opens with its own heading: only the ones above it are context
     if path:
-        context_line = f"{doc_title} — {HEADING_JOIN.join(path)}"
-    if fit is not None:
-        context_line = fit(context_line)
-    return f"{context_line}\n{text}" if context_line else text
+        line = f"{doc_title} — {HEADING_JOIN.join(path)}"
+    return fit(line) if fit is not None else line
+
+
+def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
+               fit: Callable[[str], str] | None = None) -> str:
+    """What the model reads for a passage: its context line (title, headings), then the text."""
+    return with_context(context_line(doc_title, heading, text, fit) if context else "", text)
+
+
+def with_context(line: str, text: str) -> str:
+    return f"{line}\n{text}" if line else text
+
+
+def lexical_text(line: str, text: str, repeats: int) -> str:
+    """What BM25 indexes for a passage: its context line `repeats` times, then the text. A title
+    word counts more than a word of the body (BM25F's field weight, by repetition)."""
+    return "\n".join([line] * repeats + [text]) if line and repeats > 0 else text
 
 
 def context_fitter(count: Callable[[str], int], budget: int) -> Callable[[str], str]:
@@ -310,8 +322,11 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     ctx = settings.chunking
     titles = {n: source_label(e, ctx.context_publisher) for n, e in sources.items()}
     fit = context_fitter(count, ctx.context_tokens)
-    inputs = [embed_text(titles[c.source], c.heading, c.text, ctx.passage_context, fit)
-              for c in records]
+    lines = [context_line(titles[c.source], c.heading, c.text, fit) if ctx.passage_context
+             else "" for c in records]
+    inputs = [with_context(line, c.text) for line, c in zip(lines, records, strict=True)]
+    lexical_inputs = [lexical_text(line, c.text, ctx.bm25_context_repeats)
+                      for line, c in zip(lines, records, strict=True)]
     hashes = [_embed_hash(spec, t) for t in inputs]
     records = [replace(c, embed_hash=h) for c, h in zip(records, hashes, strict=True)]
     units: list[list[Any]] = []  # [passage row, start, end, embed hash]
@@ -364,7 +379,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         (tmp / "units.json").write_text(json.dumps(units), encoding="utf-8")
         (tmp / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
         (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        lexical.build(inputs[: len(records)], tmp / "bm25")
+        lexical.build(lexical_inputs, tmp / "bm25")
         store.save_terms(tmp, terms, stems, term_vectors)
         np.save(tmp / store.WORDPIECE_DF, wordpiece_df(spec, [c.text for c in records]),
                 allow_pickle=False)

@@ -41,6 +41,9 @@ class ChunkSettings:
     heading_path: bool = True
     sentence_context: bool = False
     context_publisher: bool = True
+    # BM25 indexes the context line this many times before the text: a title or heading word
+    # weighs more than one in the body (BM25F's field weight, by repetition).
+    bm25_context_repeats: int = 2
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
@@ -58,6 +61,7 @@ class ChunkSettings:
             "passage_context": self.passage_context,
             "sentence_context": self.sentence_context,
             "context_publisher": self.context_publisher,
+            "bm25_context_repeats": self.bm25_context_repeats,
             "rules": CHUNK_RULES_VERSION,
             "tokenizer": TOKENIZER_VERSION,
         }
