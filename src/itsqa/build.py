@@ -164,13 +164,14 @@ def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
 
 
 def with_context(line: str, text: str) -> str:
+    """The context line (if any) above the text."""
     return f"{line}\n{text}" if line else text
 
 
 def lexical_text(line: str, text: str, repeats: int) -> str:
     """What BM25 indexes for a passage: its context line `repeats` times, then the text. A title
     word counts more than a word of the body (BM25F's field weight, by repetition)."""
-    return "\n".join([line] * repeats + [text]) if line and repeats > 0 else text
+    return with_context("\n".join([line] * repeats) if line else "", text)
 
 
 def context_fitter(count: Callable[[str], int], budget: int) -> Callable[[str], str]:
