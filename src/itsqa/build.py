@@ -290,7 +290,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     sources: dict[str, dict[str, Any]] = {}
     texts: dict[str, str] = {}
     records: list[store.ChunkRecord] = []
-    skipped: dict[str, str] = {n: str(skipped_kept[n].get("reason", "")) for n in sorted(skipped_kept)}
+    skipped: dict[str, str] = {}  # sources skipped by this build, and why
     old_by_source: dict[str, list[store.ChunkRecord]] = {}
     for old_chunk in old_chunks:
         old_by_source.setdefault(old_chunk.source, []).append(old_chunk)
@@ -408,7 +408,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     return BuildReport(
         added=tuple(n for n in p.added if n in indexed and n not in old_names),
         changed=tuple(n for n in (p.changed + [a for a in p.added if a in old_names]) if n in indexed),
-        removed=tuple(sorted(n for n in set(p.removed) | (old_names & set(skipped))
+        removed=tuple(sorted(n for n in set(p.removed) | (old_names & (set(skipped) | set(skipped_kept)))
                              if n in old_names)),
         unchanged=tuple(n for n in p.unchanged if n in indexed),
         embedded=sum(1 for i in todo if i < len(records)),

@@ -174,9 +174,6 @@ def ratio_interval(a: Sequence[float], b: Sequence[float], rounds: int = 10_000,
     return _percentile_interval(num[den > 0] / den[den > 0], level)
 
 
-INTERVAL_METRICS = ("hit@1", "hit@5", "mrr@10")
-
-
 @dataclass(frozen=True)
 class Result:
     rank: int
@@ -274,8 +271,8 @@ class EvalReport:
         """A 95% bootstrap interval for hit@1, hit@5 and MRR@10 over the answerable questions."""
         ranks = [q.first_relevant_rank for q in self.questions if q.question.answerable]
         per = {"hit@1": [hit_at(r, 1) for r in ranks], "hit@5": [hit_at(r, 5) for r in ranks],
-               "mrr@10": [reciprocal_rank(r, 10) for r in ranks]}
-        return {m: bootstrap_interval(per[m]) for m in INTERVAL_METRICS}
+               "mrr@10": self.reciprocal_ranks()}
+        return {m: bootstrap_interval(values) for m, values in per.items()}
 
     def as_json(self) -> dict[str, Any]:
         answerable = [q for q in self.questions if q.question.answerable]
