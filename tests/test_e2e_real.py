@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from itsqa.config import Settings
-from itsqa.embedding import OnnxEncoder, SentenceTransformerEncoder, model_spec, onnx_folder
+from itsqa.embedding import (
+    OnnxEncoder,
+    SentenceTransformerEncoder,
+    export_works,
+    model_spec,
+    onnx_folder,
+)
 
 from .conftest import CORPUS, ROOT, copy_workspace, run_itsqa
 
@@ -221,13 +227,45 @@ def test_edit_add_remove_followed_by_the_very_next_ask(workdir: Path) -> None:
     assert report["chunks"]["embedded"] == 0
 
 
-def test_without_the_onnx_export_ask_falls_back_with_a_note(workdir: Path) -> None:
-    shutil.rmtree(workdir / "index" / "models")
-    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+def _quantum_in_top3(proc: subprocess.CompletedProcess[str]) -> bool:
     assert proc.returncode == 0, proc.stderr
-    assert "no ONNX export" in proc.stderr
-    top3 = json.loads(proc.stdout)["results"][:3]
-    assert any("National Quantum Strategy" in r["text"] for r in top3)
+    return any("National Quantum Strategy" in r["text"]
+               for r in json.loads(proc.stdout)["results"][:3])
+
+
+def test_without_the_onnx_export_ask_falls_back_then_exports_it_again(workdir: Path) -> None:
+    spec = model_spec(Settings())
+    shutil.rmtree(workdir / "index" / "models")
+    # --no-refresh leaves the index folder as it is: the slow encoder answers, with a note
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", "--no-refresh")
+    assert _quantum_in_top3(proc)
+    assert "no working ONNX export" in proc.stderr
+    assert not (workdir / "index" / "models").exists()
+    # a plain ask exports it again, once
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert _quantum_in_top3(proc)
+    assert "exporting the model to ONNX" in proc.stderr
+    assert export_works(workdir / "index", spec)
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert _quantum_in_top3(proc)
+    assert "ONNX" not in proc.stderr
+
+
+def test_a_damaged_onnx_export_is_replaced_by_ask_and_by_index(workdir: Path) -> None:
+    spec = model_spec(Settings())
+    tokenizer = onnx_folder(workdir / "index", spec) / "tokenizer.json"
+    tokenizer.write_text('{"version": "1.0", "trunc', encoding="utf-8")
+    assert not export_works(workdir / "index", spec)
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert _quantum_in_top3(proc)
+    assert "cannot load the ONNX export" in proc.stderr and "exporting the model again" in proc.stderr
+    assert export_works(workdir / "index", spec)
+    # `itsqa index` on an up-to-date index mends it too, embedding nothing
+    (onnx_folder(workdir / "index", spec) / "model.opt.onnx").write_bytes(b"not a model")
+    proc = run_cli(workdir, "index", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["chunks"]["embedded"] == 0
+    assert export_works(workdir / "index", spec)
 
 
 def test_onnx_token_vectors_match_sentence_transformers(workdir: Path) -> None:

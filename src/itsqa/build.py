@@ -16,7 +16,7 @@ from . import lexical, store
 from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
 from .config import ChunkSettings, Settings
 from .corpus import Document, SourceFile, load_metadata, read_document, scan, skip_reason
-from .embedding import ModelSpec, load_encoder, model_spec, token_counter, wordpiece_df
+from .embedding import ModelSpec, export_works, load_encoder, model_spec, token_counter, wordpiece_df
 from .errors import BadIndexError, CorpusError, UsageError
 from .furniture import STRANDED, Span
 
@@ -251,6 +251,8 @@ def update_index(
                 for name in p.touched_only:
                     manifest["sources"][name]["mtime_ns"] = p.files[name].mtime_ns
                 store.write_json_atomic(gen / store.MANIFEST, manifest)
+            if not export_works(settings.index_dir, spec):  # missing or damaged: export it again
+                load_encoder(spec, settings.index_dir, export=True, note=note)
             return BuildReport(unchanged=tuple(n for n in p.unchanged if n not in p.skipped_before),
                                total=int(manifest.get("n_chunks", 0)),
                                seconds=time.perf_counter() - t0, warnings=tuple(p.warnings))

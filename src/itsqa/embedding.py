@@ -302,9 +302,9 @@ class OnnxEncoder:
         try:
             self.session = ort.InferenceSession(str(model), opts,
                                                 providers=["CPUExecutionProvider"])
+            self.tokenizer = _tokenizer(folder / "tokenizer.json", spec.max_seq_length)
         except Exception as exc:
-            raise ModelError(f"cannot load {folder / ONNX_FILE}: {exc}") from exc
-        self.tokenizer = _tokenizer(folder / "tokenizer.json", spec.max_seq_length)
+            raise ModelError(f"cannot load the ONNX export in {folder}: {exc}") from exc
         self.spec = spec
         self.truncated = False  # whether any text so far was longer than the model reads
 
@@ -362,10 +362,22 @@ def onnx_ready(folder: Path, spec: ModelSpec) -> bool:
         return False
 
 
+def export_works(index_dir: Path, spec: ModelSpec) -> bool:
+    """Whether the index folder holds an ONNX export of `spec` that loads."""
+    folder = onnx_folder(index_dir, spec)
+    if not onnx_ready(folder, spec):
+        return False
+    try:
+        OnnxEncoder(folder, spec)
+    except ModelError:
+        return False
+    return True
+
+
 def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = False,
                  note: Callable[[str], None] | None = None) -> Encoder:
-    """The fast ONNX encoder where an export exists; else sentence-transformers (exporting ONNX
-    for next time when `export` is true and the index folder is writable)."""
+    """The fast ONNX encoder where a working export exists; else sentence-transformers, exporting
+    ONNX (again, where the export is damaged) for next time when `export` is true."""
     if index_dir is not None:
         folder = onnx_folder(index_dir, spec)
         if onnx_ready(folder, spec):
@@ -373,11 +385,14 @@ def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = Fals
                 return OnnxEncoder(folder, spec)
             except ModelError as exc:
                 if note:
-                    note(f"{exc}; using sentence-transformers instead")
+                    note(f"{exc}: " + ("exporting the model again" if export else
+                                       "using sentence-transformers instead"))
     st = SentenceTransformerEncoder(spec)
     if index_dir is not None:
         folder = onnx_folder(index_dir, spec)
         if export:
+            if note and not folder.exists():
+                note("exporting the model to ONNX for fast asks (once)")
             try:
                 st.export_onnx(folder)
                 # one encoder for every vector of the index, whichever build made it
@@ -387,8 +402,8 @@ def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = Fals
                     note(f"could not export the model to ONNX ({type(exc).__name__}: {exc}); "
                          "asking will load sentence-transformers each time")
         elif note:
-            note("no ONNX export of the model in the index: using sentence-transformers (slower); "
-                 "`itsqa index --rebuild` creates it")
+            note("no working ONNX export of the model in the index: using sentence-transformers "
+                 "(slower); `itsqa index` exports it")
     return st
 
 

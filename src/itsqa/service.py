@@ -52,7 +52,7 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
                     say(f"rebuilding the index ({p.full_rebuild})")
                 elif manifest is not None:
                     say("sources changed since the index was built: updating it first")
-                else:
+                elif not (settings.index_dir / store.CURRENT).exists():
                     say(f"building the index in {settings.index_dir} (first use)")
                 report = update_index(settings, progress=progress, note=say)
     try:
@@ -80,8 +80,10 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
             changes = len(current.added) + len(current.changed) + len(current.removed)
             say(f"warning: the index is stale ({changes} source(s) changed since it was built); "
                 "answering from it as it is. Run `itsqa index` to update it")
+    # a missing or damaged ONNX export is made again (once) unless the index is to stay as it is
+    export = refresh and _writable(settings)
     retriever = Retriever(settings, loaded,
-                          lambda: load_encoder(spec, settings.index_dir, note=say))
+                          lambda: load_encoder(spec, settings.index_dir, export=export, note=say))
     return Opened(retriever, report, stale)
 
 
