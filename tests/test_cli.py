@@ -142,6 +142,22 @@ def test_sources_and_stale_status(runner, tmp_path, monkeypatch, corpus_copy, fa
            "fragment 2)" in text
 
 
+def test_ask_that_refreshes_says_what_it_skipped_or_ignored(runner, tmp_path, monkeypatch,
+                                                             corpus_copy, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    invoke(runner, ["index"])
+    (corpus_copy / "blob.txt").write_bytes(bytes(range(256)) * 8)
+    with (corpus_copy / "sources.toml").open("a", encoding="utf-8") as fh:
+        fh.write("this is [not toml\n")
+    result = invoke(runner, ["ask", "quantum"])
+    assert result.exit_code == 0, result.output
+    assert "warning: skipped blob.txt: binary data" in result.output
+    assert "warning: ignored sources.toml" in result.output
+    # once the index is up to date, an ask says nothing more (itsqa sources still lists them)
+    again = invoke(runner, ["ask", "quantum"])
+    assert "warning" not in again.output
+
+
 def test_debug_shows_traceback(runner, tmp_path, monkeypatch, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(cli, ["--debug", "index", "--corpus", "nope"])

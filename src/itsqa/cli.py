@@ -199,6 +199,8 @@ def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus:
     q = _clean_question(question)
     with _progress(not as_json) as progress:
         opened = open_index(settings, refresh=not no_refresh, note=_err, progress=progress)
+    for w in opened.report.warnings if opened.report else ():  # what the refresh skipped or ignored
+        _err(f"warning: {w}")
     retriever = opened.retriever
     limit = retriever.index.manifest["model"].get("max_seq_length", 256)
     answer = retriever.ask(q, k=k, mode=mode)
