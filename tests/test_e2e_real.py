@@ -251,17 +251,23 @@ def test_without_the_onnx_export_ask_falls_back_then_exports_it_again(workdir: P
     assert "ONNX" not in proc.stderr
 
 
+def _damage(path: Path, data: bytes) -> None:
+    """Overwrite a file of a workdir's model export: unlinked first, since copy_workspace hard-links
+    those files to the module's shared index."""
+    path.unlink()
+    path.write_bytes(data)
+
+
 def test_a_damaged_onnx_export_is_replaced_by_ask_and_by_index(workdir: Path) -> None:
     spec = model_spec(Settings())
-    tokenizer = onnx_folder(workdir / "index", spec) / "tokenizer.json"
-    tokenizer.write_text('{"version": "1.0", "trunc', encoding="utf-8")
+    _damage(onnx_folder(workdir / "index", spec) / "tokenizer.json", b'{"version": "1.0", "trunc')
     assert not export_works(workdir / "index", spec)
     proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
     assert _quantum_in_top3(proc)
     assert "cannot load the ONNX export" in proc.stderr and "exporting the model again" in proc.stderr
     assert export_works(workdir / "index", spec)
     # `itsqa index` on an up-to-date index mends it too, embedding nothing
-    (onnx_folder(workdir / "index", spec) / "model.opt.onnx").write_bytes(b"not a model")
+    _damage(onnx_folder(workdir / "index", spec) / "model.opt.onnx", b"not a model")
     proc = run_cli(workdir, "index", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["chunks"]["embedded"] == 0
