@@ -362,48 +362,50 @@ def onnx_ready(folder: Path, spec: ModelSpec) -> bool:
         return False
 
 
+def _load_export(folder: Path, spec: ModelSpec) -> tuple[OnnxEncoder | None, ModelError | None]:
+    """The ONNX export of `spec` in `folder`, or (None, why it fails to load) where one is there
+    but damaged, or (None, None) where there is none."""
+    if not onnx_ready(folder, spec):
+        return None, None
+    try:
+        return OnnxEncoder(folder, spec), None
+    except ModelError as exc:
+        return None, exc
+
+
 def export_works(index_dir: Path, spec: ModelSpec) -> bool:
     """Whether the index folder holds an ONNX export of `spec` that loads."""
-    folder = onnx_folder(index_dir, spec)
-    if not onnx_ready(folder, spec):
-        return False
-    try:
-        OnnxEncoder(folder, spec)
-    except ModelError:
-        return False
-    return True
+    return _load_export(onnx_folder(index_dir, spec), spec)[0] is not None
 
 
 def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = False,
                  note: Callable[[str], None] | None = None) -> Encoder:
     """The fast ONNX encoder where a working export exists; else sentence-transformers, exporting
     ONNX (again, where the export is damaged) for next time when `export` is true."""
-    if index_dir is not None:
-        folder = onnx_folder(index_dir, spec)
-        if onnx_ready(folder, spec):
-            try:
-                return OnnxEncoder(folder, spec)
-            except ModelError as exc:
-                if note:
-                    note(f"{exc}: " + ("exporting the model again" if export else
-                                       "using sentence-transformers instead"))
+    if index_dir is None:
+        return SentenceTransformerEncoder(spec)
+    folder = onnx_folder(index_dir, spec)
+    fast, damage = _load_export(folder, spec)
+    if fast is not None:
+        return fast
+    if note and damage:
+        note(f"{damage}: " + ("exporting the model again" if export else
+                              "using sentence-transformers instead"))
+    elif note and export:
+        note("exporting the model to ONNX for fast asks (once)")
     st = SentenceTransformerEncoder(spec)
-    if index_dir is not None:
-        folder = onnx_folder(index_dir, spec)
-        if export:
-            if note and not folder.exists():
-                note("exporting the model to ONNX for fast asks (once)")
-            try:
-                st.export_onnx(folder)
-                # one encoder for every vector of the index, whichever build made it
-                return OnnxEncoder(folder, spec)
-            except Exception as exc:  # the slow path still answers; say why it stays slow
-                if note:
-                    note(f"could not export the model to ONNX ({type(exc).__name__}: {exc}); "
-                         "asking will load sentence-transformers each time")
-        elif note:
-            note("no working ONNX export of the model in the index: using sentence-transformers "
-                 "(slower); `itsqa index` exports it")
+    if export:
+        try:
+            st.export_onnx(folder)
+            # one encoder for every vector of the index, whichever build made it
+            return OnnxEncoder(folder, spec)
+        except Exception as exc:  # the slow path still answers; say why it stays slow
+            if note:
+                note(f"could not export the model to ONNX ({type(exc).__name__}: {exc}); "
+                     "asking will load sentence-transformers each time")
+    elif note:
+        note("no working ONNX export of the model in the index: using sentence-transformers "
+             "(slower); `itsqa index` exports it")
     return st
 
 
