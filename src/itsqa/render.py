@@ -25,13 +25,17 @@ def _oneline(s: str) -> str:
     return " ".join(s.split())
 
 
+def _path(s: str) -> str:
+    """A file name as one line: a newline in it is shown as \\n, not as a line break."""
+    return s.replace("\n", "\\n").replace("\r", "\\r")
+
+
 def cite_line(c: Citation) -> str:
     pub = ", ".join(_oneline(x) for x in (c.publisher, c.date) if x)
     head = f"{_oneline(c.title)} — {pub}" if pub else _oneline(c.title)
     where = f"page {c.page}, " if c.page else ""
-    source = c.source.replace("\n", "\\n").replace("\r", "\\r")
     section = f", under “{_oneline(c.section)}”" if c.section else ""
-    return f"{head}\n{source}: {where}characters {c.start}–{c.end}{section}"
+    return f"{head}\n{_path(c.source)}: {where}characters {c.start}–{c.end}{section}"
 
 
 def print_answer(answer: Answer) -> None:
@@ -61,7 +65,8 @@ def print_answer(answer: Answer) -> None:
             body.stylize("bold", max(0, s - lead), max(0, e - lead))
         con.print(body)
         if h.also_in:
-            also = "; ".join(f"{a.title} ({a.source}: {a.start}–{a.end})" for a in h.also_in)
+            also = "; ".join(f"{_oneline(a.title)} ({_path(a.source)}: {a.start}–{a.end})"
+                             for a in h.also_in)
             con.print(Text(_printable(f"also in: {also}"), style="dim"))
 
 
@@ -82,10 +87,10 @@ def print_sources(rows: list[SourceRow]) -> None:
 
     for r in rows:
         t = Text(f"{r.status:8} ", style="bold green" if r.status == "indexed" else "bold yellow")
-        t.append(_printable(r.name))
+        t.append(_printable(_path(r.name)))
         con.print(t)
         meta = ", ".join(x for x in (r.publisher, r.date, r.format) if x)
-        lines = [r.title + (f" — {meta}" if meta else "")]
+        lines = [_oneline(r.title) + (f" — {meta}" if meta else "")]
         facts = []
         if r.chunks is not None:
             facts.append(f"{r.chunks} passages")

@@ -1,0 +1,37 @@
+"""Terminal output: one source, one citation line, whatever its file name or title holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from itsqa.catalog import SourceRow
+from itsqa.render import print_answer, print_sources
+from itsqa.retrieval import Answer, Citation, Hit
+
+NAME = "two\nlines.txt"
+
+
+def _citation(name: str) -> Citation:
+    return Citation(source="corpus/" + name, name=name, title="A\ntitle", publisher="P",
+                    date="2023-03-22", url="", start=0, end=20)
+
+
+def test_a_newline_in_a_file_name_or_title_does_not_break_a_citation(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    hit = Hit(rank=1, score=0.5, text="Quantum is a priority.", citation=_citation(NAME),
+              also_in=(_citation("copy\r\nof.txt"),))
+    print_answer(Answer(question="q", hits=(hit,), confident=True, best_answer="Quantum."))
+    out = capsys.readouterr().out
+    assert "corpus/two\\nlines.txt: characters 0–20" in out
+    assert "also in: A title (corpus/copy\\r\\nof.txt: 0–20)" in out
+    assert "A title — P, 2023-03-22" in out
+
+
+def test_a_newline_in_a_file_name_does_not_break_the_sources_list(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    row = SourceRow(name=NAME, status="indexed", title="A\ntitle", publisher="P", date="",
+                    url="", format="text", chunks=3, furniture_chars=0)
+    print_sources([row])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["indexed", "two\\nlines.txt"]
+    assert lines[1].strip() == "A title — P, text"
