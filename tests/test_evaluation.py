@@ -80,10 +80,12 @@ def test_ndcg_matches_an_independent_formula() -> None:
 def test_malformed_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
     p = tmp_path / "q.jsonl"
     p.write_text('{"id": "a", "question": "q", "evidence": ["x"]}\nnot json\n'
-                 '{"id": "b", "question": ""}\n', encoding="utf-8")
+                 '{"id": "b", "question": ""}\n'
+                 '{"id": "c", "question": "q", "evidence": ["x"], "kind": 3}\n', encoding="utf-8")
     with pytest.raises(QuestionSetError) as exc:
         load_questions(p)
     assert "line 2" in str(exc.value) and "line 3" in str(exc.value)
+    assert "line 4: \"kind\" must be a string" in str(exc.value)
 
 
 def test_the_project_question_set_is_well_formed_and_grounded() -> None:

@@ -82,11 +82,11 @@ def load_questions(path: Path) -> list[Question]:
             errors.append(f"line {n}: \"answerable\" must be true or false")
         elif answerable and not ev and not srcs:
             errors.append(f"line {n}: an answerable question needs \"evidence\" or \"sources\"")
+        elif not isinstance(obj.get("kind", ""), str):
+            errors.append(f"line {n}: \"kind\" must be a string (\"direct\", \"paraphrase\" …)")
         else:
             seen.add(qid)
-            kind = obj.get("kind", "")
-            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable,
-                                kind if isinstance(kind, str) else ""))
+            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable, obj.get("kind", "")))
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise QuestionSetError(f"{path}: " + "; ".join(errors[:3]) + more)
