@@ -14,6 +14,8 @@ import pytest
 
 from itsqa.config import Settings
 from itsqa.embedding import (
+    ONNX_OPTIMISED,
+    ONNX_OPTIMISED_DATA,
     OnnxEncoder,
     SentenceTransformerEncoder,
     export_works,
@@ -272,6 +274,21 @@ def test_a_damaged_onnx_export_is_replaced_by_ask_and_by_index(workdir: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["chunks"]["embedded"] == 0
     assert export_works(workdir / "index", spec)
+    # the weights file cut short (a full disk, a partial copy): a load error, not a crash
+    weights = onnx_folder(workdir / "index", spec) / ONNX_OPTIMISED_DATA
+    _damage(weights, weights.read_bytes()[: weights.stat().st_size // 2])
+    assert not export_works(workdir / "index", spec)
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    assert _quantum_in_top3(proc) and "exporting the model again" in proc.stderr
+    assert export_works(workdir / "index", spec)
+
+
+def test_the_export_keeps_its_weights_in_a_file_of_their_own(workdir: Path) -> None:
+    """The optimised graph is small and its weights a separate file that onnxruntime maps, so a
+    cold ask does not parse 90 MB of protobuf to make its session."""
+    folder = onnx_folder(workdir / "index", model_spec(Settings()))
+    assert (folder / ONNX_OPTIMISED).stat().st_size < 1_000_000
+    assert (folder / ONNX_OPTIMISED_DATA).stat().st_size > 50_000_000
 
 
 def test_onnx_token_vectors_match_sentence_transformers(workdir: Path) -> None:

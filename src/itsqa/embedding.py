@@ -30,10 +30,14 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 ONNX_FILE = "model.onnx"
-# The same graph after onnxruntime's optimisations, saved once so each ask skips them (~0.1 s).
+# The same graph after onnxruntime's optimisations, saved once so each ask skips them (~0.1 s),
+# with its weights in a file of their own: onnxruntime maps that file instead of parsing 90 MB of
+# protobuf, which cut making the session from ~0.28 s to ~0.08 s.
 ONNX_OPTIMISED = "model.opt.onnx"
+ONNX_OPTIMISED_DATA = "model.opt.onnx.data"
 # Version of what the export holds; older exports are redone. 2: token vectors as a second output.
-EXPORT_VERSION = 2
+# 3: the optimised graph's weights in ONNX_OPTIMISED_DATA.
+EXPORT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,10 @@ class SentenceTransformerEncoder:
             opts = ort.SessionOptions()
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
             opts.optimized_model_filepath = str(tmp / ONNX_OPTIMISED)
+            opts.add_session_config_entry(
+                "session.optimized_model_external_initializers_file_name", ONNX_OPTIMISED_DATA)
+            opts.add_session_config_entry(
+                "session.optimized_model_external_initializers_min_size_in_bytes", "1024")
             opts.log_severity_level = 3
             ort.InferenceSession(str(tmp / ONNX_FILE), opts, providers=["CPUExecutionProvider"])
             shutil.copyfile(self.spec.path / "tokenizer.json", tmp / "tokenizer.json")
@@ -293,6 +301,9 @@ class OnnxEncoder:
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
+        # No pre-packed copies of the weights: making the session then only maps the weights
+        # file (~0.02 s instead of ~0.08 s), for ~3 ms more per encoding of a question.
+        opts.add_session_config_entry("session.disable_prepacking", "1")
         opts.log_severity_level = 3
         model = folder / ONNX_OPTIMISED
         if model.is_file():
