@@ -29,9 +29,9 @@ def test_a_newline_in_a_file_name_or_title_does_not_break_a_citation(
 
 def test_a_newline_in_a_file_name_does_not_break_the_sources_list(
         capsys: pytest.CaptureFixture[str]) -> None:
-    row = SourceRow(name=NAME, status="indexed", title="A\ntitle", publisher="P", date="",
+    row = SourceRow(name=NAME, status="indexed", title="A\ntitle", publisher="P\nLLP", date="",
                     url="", format="text", chunks=3, furniture_chars=0)
     print_sources([row])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["indexed", "two\\nlines.txt"]
-    assert lines[1].strip() == "A title — P, text"
+    assert lines[1].strip() == "A title — P LLP, text"

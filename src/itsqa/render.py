@@ -89,7 +89,7 @@ def print_sources(rows: list[SourceRow]) -> None:
         t = Text(f"{r.status:8} ", style="bold green" if r.status == "indexed" else "bold yellow")
         t.append(_printable(_path(r.name)))
         con.print(t)
-        meta = ", ".join(x for x in (r.publisher, r.date, r.format) if x)
+        meta = ", ".join(_oneline(x) for x in (r.publisher, r.date, r.format) if x)
         lines = [_oneline(r.title) + (f" — {meta}" if meta else "")]
         facts = []
         if r.chunks is not None:
