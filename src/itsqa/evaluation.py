@@ -67,7 +67,7 @@ def load_questions(path: Path) -> list[Question]:
             continue
         qid, q = obj.get("id"), obj.get("question")
         ev, srcs = obj.get("evidence", []), obj.get("sources", [])
-        answerable = obj.get("answerable", True)
+        answerable, kind = obj.get("answerable", True), obj.get("kind", "")
         if not isinstance(qid, str) or not qid:
             errors.append(f"line {n}: \"id\" must be a non-empty string")
         elif qid in seen:
@@ -82,11 +82,11 @@ def load_questions(path: Path) -> list[Question]:
             errors.append(f"line {n}: \"answerable\" must be true or false")
         elif answerable and not ev and not srcs:
             errors.append(f"line {n}: an answerable question needs \"evidence\" or \"sources\"")
-        elif not isinstance(obj.get("kind", ""), str):
+        elif not isinstance(kind, str):
             errors.append(f"line {n}: \"kind\" must be a string (\"direct\", \"paraphrase\" …)")
         else:
             seen.add(qid)
-            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable, obj.get("kind", "")))
+            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable, kind))
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise QuestionSetError(f"{path}: " + "; ".join(errors[:3]) + more)
