@@ -99,9 +99,59 @@ def test_metadata_edit_changes_citations(corpus_copy, tmp_path, fake_encoder):
     toml.write_text(toml.read_text(encoding="utf-8").replace('publisher = "Burges Salmon LLP"',
                                                              'publisher = "BS Law"'),
                     encoding="utf-8")
-    update_index(s)
+    report = update_index(s)
+    # Only the source whose entry changed is re-read and reported; the others are unchanged.
+    assert report.changed == (BS,) and BS not in report.unchanged
+    assert len(report.unchanged) == len(list(corpus_copy.glob("*.txt"))) - 1
     r = open_index(s, refresh=False).retriever
     assert r.index.sources[BS]["publisher"] == "BS Law"
+    # A comment in sources.toml changes no source.
+    toml.write_text(toml.read_text(encoding="utf-8") + "\n# checked\n", encoding="utf-8")
+    assert update_index(s).changed == ()
+
+
+def test_metadata_entry_added_for_a_source_without_one(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Glaciers retreat every year in the Alps.", encoding="utf-8")
+    (corpus / "b.txt").write_text("Quantum sensing for navigation.", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    (corpus / "sources.toml").write_text('["b.txt"]\ntitle = "Sensing"\n', encoding="utf-8")
+    report = update_index(s)
+    assert report.changed == ("b.txt",) and report.unchanged == ("a.txt",)
+    assert open_index(s, refresh=False).retriever.index.sources["b.txt"]["title"] == "Sensing"
+
+
+def test_metadata_fields_checked(tmp_path):
+    from itsqa.corpus import load_metadata
+
+    (tmp_path / "a.txt").write_text("text", encoding="utf-8")
+    (tmp_path / "sources.toml").write_text(
+        '["a.txt"]\ntitle = 7\ndate = "yesterday"\ntitel = "typo"\npublisher = "P"\n'
+        '["b.txt"]\ndate = 2023-03-22\n["c.txt"]\ndate = "2023-02-30"\n'
+        '["d.txt"]\ndate = " 2023-03 "\nurl = ["x"]\n', encoding="utf-8")
+    for name in ("b.txt", "c.txt", "d.txt"):
+        (tmp_path / name).write_text("text", encoding="utf-8")
+    meta, warnings = load_metadata(tmp_path)
+    assert meta["a.txt"].title == "" and meta["a.txt"].date == "" and meta["a.txt"].publisher == "P"
+    assert meta["b.txt"].date == "2023-03-22"  # a bare TOML date is read as one
+    assert meta["c.txt"].date == ""  # no such day
+    assert meta["d.txt"].date == "2023-03" and meta["d.txt"].url == ""
+    text = "\n".join(warnings)
+    assert "[a.txt] in sources.toml: title should be text in quotes, not 7: ignored" in text
+    assert "date 'yesterday' is not a date" in text and "date '2023-02-30' is not a date" in text
+    assert "unknown field 'titel'" in text and "url should be text in quotes" in text
+    assert len(warnings) == 5
+
+
+def test_metadata_for_a_missing_file_is_reported(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    with (corpus_copy / "sources.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n["2023-missing.txt"]\ntitle = "Nowhere"\n')
+    report = update_index(s)
+    assert any("describes 2023-missing.txt, but there is no such file" in w
+               for w in report.warnings)
 
 
 def test_settings_change_or_rebuild_flag_rebuilds_fully(corpus_copy, tmp_path, fake_encoder):

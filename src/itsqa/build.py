@@ -15,7 +15,7 @@ from typing import Any
 from . import lexical, store
 from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
 from .config import ChunkSettings, Settings
-from .corpus import Document, SourceFile, load_metadata, read_document, scan, skip_reason
+from .corpus import Document, SourceFile, SourceMeta, load_metadata, read_document, scan, skip_reason
 from .embedding import ModelSpec, export_works, load_encoder, model_spec, token_counter, wordpiece_df
 from .errors import BadIndexError, CorpusError, UsageError
 from .furniture import STRANDED, Span
@@ -68,6 +68,7 @@ class Plan:
     touched_only: list[str] = field(default_factory=list)  # same bytes, new mtime
     full_rebuild: str = ""
     metadata_sha: str = ""
+    meta: dict[str, SourceMeta] = field(default_factory=dict)  # sources.toml, as it is now
     skipped_before: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
@@ -79,6 +80,14 @@ class Plan:
 def _metadata_sha(corpus_dir: Path) -> str:
     p = corpus_dir / "sources.toml"
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+
+
+def meta_key(meta: SourceMeta | None) -> str:
+    """A fingerprint of what sources.toml says about one source ("" when it says nothing), so
+    that editing one entry re-reads that source alone."""
+    if meta is None:
+        return ""
+    return hashlib.sha256(json.dumps(meta.__dict__, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def model_info(spec: ModelSpec, dimension: int) -> dict[str, Any]:
@@ -95,6 +104,8 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
     files = {f.name: f for f in found.files}
     p = Plan(files=files, warnings=list(found.warnings))
     p.metadata_sha = _metadata_sha(settings.corpus_dir)
+    p.meta, meta_warnings = load_metadata(settings.corpus_dir)
+    p.warnings += meta_warnings
     if manifest is None:
         p.full_rebuild = "no index yet"
         p.added = sorted(files)
@@ -112,14 +123,19 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
         old = known.get(name)
         if old is None:
             p.added.append(name)
-        elif old.get("size") == f.size and old.get("mtime_ns") == f.mtime_ns and not metadata_changed:
+            continue
+        # Its own entry in sources.toml; an index from before entries were fingerprinted
+        # knows only whether the whole file changed.
+        same_meta = (old["meta"] == meta_key(p.meta.get(name)) if "meta" in old
+                     else not metadata_changed)
+        if old.get("size") == f.size and old.get("mtime_ns") == f.mtime_ns and same_meta:
             p.unchanged.append(name)
         else:
             try:
                 digest = hashlib.sha256(f.path.read_bytes()).hexdigest()
             except OSError:
                 digest = ""
-            if digest == old.get("sha256") and not metadata_changed:
+            if digest == old.get("sha256") and same_meta:
                 p.unchanged.append(name)
                 p.touched_only.append(name)
             else:
@@ -264,8 +280,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
            t0: float) -> BuildReport:
     import numpy as np
 
-    meta, meta_warnings = load_metadata(settings.corpus_dir)
-    warnings = p.warnings + meta_warnings
+    meta = p.meta
+    warnings = list(p.warnings)
     count = token_counter(spec)
     old_sources: dict[str, Any] = {}
     old_chunks: list[store.ChunkRecord] = []
@@ -284,9 +300,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             reuse = dict(zip(loaded.vector_hashes, vectors, strict=True))
             old_words, _, old_vectors = store.load_terms(loaded.path)
             old_terms = dict(zip(old_words, old_vectors, strict=True))
-    # Sources to (re)read: added and changed; all of them when titles may have changed.
-    metadata_changed = manifest is None or manifest.get("metadata_sha") != p.metadata_sha
-    to_read = sorted(p.files) if (metadata_changed or p.full_rebuild) else sorted(p.added + p.changed)
+    # Sources to (re)read: added and changed (a source whose sources.toml entry changed is).
+    to_read = sorted(p.files) if (manifest is None or p.full_rebuild) else sorted(p.added + p.changed)
     kept = [n for n in sorted(p.files) if n not in to_read and n in old_sources]
     skipped_kept = {n: manifest["skipped"][n] for n in p.skipped_before if manifest}
     sources: dict[str, dict[str, Any]] = {}
@@ -393,10 +408,12 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             "n_chunks": len(records),
             "n_units": len(units),
             "index_type": "flat" if len(hashes) <= store.EXACT_SEARCH_MAX else "hnsw",
-            "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"]}
+            "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"],
+                            "meta": meta_key(meta.get(n))}
                         for n, s in sources.items()},
             "skipped": {**skipped_kept, **{n: {"size": p.files[n].size,
                                                 "mtime_ns": p.files[n].mtime_ns,
+                                                "meta": meta_key(meta.get(n)),
                                                 "reason": reason}
                                             for n, reason in skipped.items()
                                             if n not in skipped_kept}},

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import store
 from .config import Settings
-from .corpus import SourceMeta, file_title, load_metadata
+from .corpus import SourceMeta, file_title
 from .errors import BadIndexError
 
 
@@ -37,7 +37,7 @@ def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
     from .service import check
 
     p, manifest = check(settings)
-    meta, warnings = load_metadata(settings.corpus_dir)
+    meta = p.meta
     indexed: dict[str, Any] = {}
     if manifest is not None:
         gen = store.current_generation(settings.index_dir)
@@ -71,4 +71,4 @@ def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
             reason=(str(skipped[name].get("reason", "")) if status[name] == "skipped"
                     and isinstance(skipped.get(name), dict) else ""),
         ))
-    return rows, p.warnings + warnings
+    return rows, p.warnings

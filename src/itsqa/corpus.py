@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import re
@@ -177,8 +178,41 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
     return result
 
 
+META_FIELDS = ("title", "publisher", "date", "url", "note")
+# A date as sources.toml may give it: a year, a month or a day (ISO 8601).
+_ISO_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def iso_date(value: str) -> bool:
+    """True for "2023", "2023-03" or "2023-03-22" naming a real month or day."""
+    m = _ISO_DATE.fullmatch(value)
+    if not m:
+        return False
+    year, month, day = (int(g) if g else 1 for g in m.groups())
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _meta_value(name: str, key: str, value: object) -> tuple[str, str]:
+    """A sources.toml field as text, and a warning when it cannot be used ("" when it can)."""
+    where = f"[{name}] in {METADATA_FILE}"
+    if key == "date" and isinstance(value, datetime.date):  # a bare TOML date: 2023-03-22
+        return (value.date() if isinstance(value, datetime.datetime) else value).isoformat(), ""
+    if key == "date" and not (isinstance(value, str) and (not value.strip()
+                                                          or iso_date(value.strip()))):
+        return "", (f"{where}: date {value!r} is not a date such as 2023, 2023-03 or 2023-03-22: "
+                    "ignored")
+    if not isinstance(value, str):
+        return "", f"{where}: {key} should be text in quotes, not {value!r}: ignored"
+    return value.strip() if key == "date" else value, ""
+
+
 def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
-    """The corpus metadata file: {file name: SourceMeta}. A broken file is a warning, not a stop."""
+    """The corpus metadata file: {file name: SourceMeta}. A broken file, field or entry is a
+    warning, not a stop: what cannot be used is left out and the rest kept."""
     path = corpus_dir / METADATA_FILE
     if not path.is_file():
         return {}, []
@@ -192,8 +226,19 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
         if not isinstance(entry, dict):
             warnings.append(f"ignored [{name}] in {METADATA_FILE}: expected a table of fields")
             continue
-        fields = {k: str(entry.get(k, "")) for k in ("title", "publisher", "date", "url", "note")}
-        out[name] = SourceMeta(**fields)
+        fields: dict[str, str] = {}
+        for key, value in entry.items():
+            if key not in META_FIELDS:
+                warnings.append(f"[{name}] in {METADATA_FILE}: unknown field {key!r} (the fields "
+                                f"are {', '.join(META_FIELDS)}): ignored")
+                continue
+            fields[key], problem = _meta_value(name, key, value)
+            if problem:
+                warnings.append(problem)
+        out[name] = SourceMeta(**{k: fields.get(k, "") for k in META_FIELDS})
+        if not (corpus_dir / name).is_file():
+            warnings.append(f"{METADATA_FILE} describes {name}, but there is no such file in "
+                            f"{corpus_dir}: check the name")
     return out, warnings
 
 
