@@ -120,6 +120,13 @@ def test_beir_loader_checks_layout(tmp_path: Path) -> None:
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\n")
     ds = load_beir(tmp_path)
     assert ds.qrels == {"q1": {"d1": 2}} and ds.corpus["d1"] == ("T", "x")
+    # Windows line ends and a blank line are read as they are meant.
+    (tmp_path / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\n\r\n")
+    assert load_beir(tmp_path).qrels == {"q1": {"d1": 1}}
+    # Text that is not UTF-8 is a one-line error naming the file.
+    (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "caf\xe9"}\n')
+    with pytest.raises(QuestionSetError, match="corpus.jsonl is not UTF-8"):
+        load_beir(tmp_path)
 
 
 def test_metrics_agree_with_trec_eval() -> None:

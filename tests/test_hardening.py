@@ -80,6 +80,7 @@ def ask_json(work: Path, question: str, *args: str) -> dict:
     (["ask", "q", "--corpus", "corpus/" + HANSARD], 1, ["is a file, not a folder"]),
     (["index", "--index", "corpus/" + HANSARD + "/idx"], 1, ["cannot write to the index folder"]),
     (["eval", "missing.jsonl"], 1, ["does not exist"]),
+    (["eval", "corpus"], 1, ["is a folder", "--beir"]),
     (["eval", "--beir", "corpus"], 1, ["BEIR"]),
 ])
 def test_bad_usage_and_paths(work: Path, args: list[str], code: int, words: list[str]) -> None:

@@ -49,6 +49,9 @@ def load_questions(path: Path) -> list[Question]:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError as exc:
         raise QuestionSetError(f"question set {path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise QuestionSetError(f"question set {path} is a folder: give its .jsonl file (for a "
+                               "BEIR dataset folder, use --beir)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionSetError(f"question set {path} cannot be read as UTF-8 text ({exc})") from exc
     out: list[Question] = []
@@ -395,32 +398,40 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
             raise QuestionSetError(f"{folder} has no {p.relative_to(folder)} ({what}): not a BEIR "
                                    "dataset")
 
+    def lines(p: Path) -> list[str]:
+        try:
+            return p.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError as exc:
+            raise QuestionSetError(f"{p} is not UTF-8 text ({exc})") from exc
+        except OSError as exc:
+            raise QuestionSetError(f"{p} cannot be read ({exc.strerror or exc})") from exc
+
     def jsonl(p: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-        with p.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        obj = json.loads(line)
-                    except ValueError as exc:
-                        raise QuestionSetError(f"{p}: line {n} is not JSON ({exc})") from exc
-                    if not isinstance(obj, dict) or "_id" not in obj:
-                        raise QuestionSetError(f"{p}: line {n} has no \"_id\"")
-                    yield n, obj
+        for n, line in enumerate(lines(p), 1):
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    raise QuestionSetError(f"{p}: line {n} is not JSON ({exc})") from exc
+                if not isinstance(obj, dict) or "_id" not in obj:
+                    raise QuestionSetError(f"{p}: line {n} has no \"_id\"")
+                yield n, obj
 
     corpus = {str(o["_id"]): (str(o.get("title") or ""), str(o.get("text") or ""))
               for _, o in jsonl(paths["corpus"])}
     queries = {str(o["_id"]): str(o.get("text") or "") for _, o in jsonl(paths["queries"])}
     qrels: dict[str, dict[str, int]] = {}
-    with paths["qrels"].open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            parts = line.rstrip("\n").split("\t")
-            if n == 1 and not parts[-1].lstrip("-").isdigit():
-                continue  # header
-            if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
-                raise QuestionSetError(f"{paths['qrels']}: line {n} is not 'query-id<TAB>corpus-id"
-                                       "<TAB>score'")
-            if int(parts[2]) > 0:
-                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    for n, line in enumerate(lines(paths["qrels"]), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if n == 1 and not parts[-1].lstrip("-").isdigit():
+            continue  # header
+        if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
+            raise QuestionSetError(f"{paths['qrels']}: line {n} is not 'query-id<TAB>corpus-id"
+                                   "<TAB>score'")
+        if int(parts[2]) > 0:
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     qrels = {q: d for q, d in qrels.items() if q in queries}
     if not qrels:
         raise QuestionSetError(f"{folder}: no judged queries")
