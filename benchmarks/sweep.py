@@ -31,6 +31,8 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("itsqa default (hybrid)", {}, {}),
     ("mode late: hybrid + late-interaction rerank of the top 20", {}, {"mode": "late"}),
     ("no query expansion", {}, {"expansion": False}),
+    ("expansion: words no passage holds held to the usual bar (0.6)", {},
+     {"absent_expansion": False}),
     ("BM25 query keeps its function words", {}, {"query_stopwords": False}),
     ("dense only", {}, {"mode": "dense"}),
     ("BM25 only", {}, {"mode": "bm25"}),

@@ -479,6 +479,29 @@ def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_pat
     assert r.missing_words("Is there a tech envoy to Brazil?") == ()
 
 
+def test_expansion_is_told_which_question_words_no_source_has(corpus_copy, tmp_path,
+                                                              fake_encoder, monkeypatch):
+    from dataclasses import replace
+
+    from itsqa import lexical
+
+    seen: list[frozenset[str]] = []
+    real = lexical.neighbours
+
+    def spy(*args: object) -> dict[str, float]:
+        seen.append(args[4])  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexical, "neighbours", spy)
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    open_index(s, refresh=False).retriever.ask("Which Xylophones are quantum priorities?")
+    assert seen[-1] == frozenset({"xylophones"})
+    off = replace(s, absent_expansion=False)
+    open_index(off, refresh=False).retriever.ask("Which Xylophones are quantum priorities?")
+    assert seen[-1] == frozenset()
+
+
 def test_a_passage_of_one_sentence_is_marked_whole_and_is_the_answer(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

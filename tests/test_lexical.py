@@ -63,6 +63,24 @@ def test_neighbours_take_close_words_not_the_query_own_stems() -> None:
     assert lexical.neighbours([], query[:0], vectors, stems) == {}
 
 
+def test_a_word_no_passage_holds_reaches_further_but_not_for_function_words() -> None:
+    words = ["chips", "friendly"]
+    query = np.stack([_unit([1, 0, 0]), _unit([0, 0, 1])])
+    terms = ["semiconductors", "silicon", "them", "bananas"]
+    stems = lexical._stemmer().stemWords(terms)
+    # cosines to "chips": 0.45, 0.40, 0.50, 0.0; "friendly" is near nothing
+    vectors = np.stack([_unit([0.45, (1 - 0.45**2) ** 0.5, 0]), _unit([0.4, (1 - 0.4**2) ** 0.5, 0]),
+                        _unit([0.5, (1 - 0.5**2) ** 0.5, 0]), _unit([0, 1, 0])])
+    assert lexical.neighbours(words, query, vectors, stems) == {}  # all below 0.6
+    function = frozenset(lexical._stemmer().stemWords(["them"]))
+    extra = lexical.neighbours(words, query, vectors, stems, frozenset({"chips"}), function)
+    # "chips" is held by no passage: it takes "semiconductors" and "silicon" (>= 0.35), not the
+    # function word "them" although it is closer; "friendly" (held) keeps the usual bar.
+    assert set(extra) == {"semiconductor", "silicon"}
+    assert extra["semiconductor"] == pytest.approx(lexical.EXPANSION_WEIGHT * 0.45, abs=1e-4)
+    assert lexical.ABSENT_THRESHOLD < 0.4 < lexical.EXPANSION_THRESHOLD
+
+
 def test_expanded_scores_add_the_weighted_columns(tmp_path: Path) -> None:
     lexical.build(TEXTS, tmp_path)
     tables = lexical.load(tmp_path)

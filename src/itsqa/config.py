@@ -84,6 +84,8 @@ class Settings:
     rrf_k: int = 60
     # Hybrid only: BM25 also counts each query word's nearest corpus words (see lexical.py).
     expansion: bool = True
+    # ... and a query word that no passage holds reaches further (lexical.ABSENT_THRESHOLD).
+    absent_expansion: bool = True
     # BM25 drops the question's function words ("what", "does", "about"; see lexical.py).
     query_stopwords: bool = True
     # Mode "late": the best `rerank_depth` hybrid passages re-scored by late interaction (each

@@ -9,7 +9,10 @@ length normalisation is unchanged (stopping them in the passages too was worse o
 
 Query expansion ("term neighbours"): every word of the corpus is embedded once at build time;
 a query word also counts, at a discount, the corpus words the model places nearest to it
-(young companies -> startups, armed forces -> defence), which BM25 alone cannot match.
+(young companies -> startups, armed forces -> defence), which BM25 alone cannot match. A query
+word that no passage holds at all ("chips" where the sources say "semiconductors") adds nothing
+to BM25 by itself, so it may borrow less close words (cosine 0.35 rather than 0.6), though never
+function words ("them", "our") at that distance.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ B = 0.75
 EXPANSION_THRESHOLD = 0.6
 EXPANSION_PER_WORD = 3
 EXPANSION_WEIGHT = 0.75
+# A query word that no passage holds takes neighbours down to this cosine (function words only
+# above EXPANSION_THRESHOLD). Tried on q01-q129 (MRR +0.009, 7 questions up, 1 down; Cranfield,
+# whose queries use its own words, unmoved), then confirmed on 20 questions written and committed
+# before it was run on them (benchmarks/ABLATION.md).
+ABSENT_THRESHOLD = 0.35
 # The most frequent words are embedded; beyond this a corpus's rarest words go unexpanded.
 MAX_TERMS = 50_000
 
@@ -85,9 +93,12 @@ def expansion_terms(texts: Sequence[str], stopwords: frozenset[str], limit: int 
 
 
 def neighbours(words: Sequence[str], word_vectors: Any, term_vectors: Any,
-               term_stems: Sequence[str]) -> dict[str, float]:
+               term_stems: Sequence[str], absent: frozenset[str] = frozenset(),
+               function_stems: frozenset[str] = frozenset()) -> dict[str, float]:
     """{stem: weight} to add to a query made of `words`: for each word its nearest corpus words
-    (by the model's vectors) above the threshold, leaving out stems the query already has."""
+    (by the model's vectors) above the threshold, leaving out stems the query already has. Words
+    in `absent` (held by no passage) go down to ABSENT_THRESHOLD, but not to `function_stems`
+    below the usual threshold."""
     import numpy as np
 
     if not len(words) or not len(term_stems):
@@ -95,13 +106,15 @@ def neighbours(words: Sequence[str], word_vectors: Any, term_vectors: Any,
     own = set(_stemmer().stemWords(list(words)))
     sims = np.asarray(word_vectors, dtype=np.float32) @ np.asarray(term_vectors, dtype=np.float32).T
     extra: dict[str, float] = {}
-    for row in sims:
+    for word, row in zip(words, sims, strict=True):
         taken = 0
+        low = word in absent
+        floor = ABSENT_THRESHOLD if low else EXPANSION_THRESHOLD
         for j in np.argsort(-row, kind="stable")[: EXPANSION_PER_WORD * 4]:
-            if row[j] < EXPANSION_THRESHOLD or taken >= EXPANSION_PER_WORD:
+            if row[j] < floor or taken >= EXPANSION_PER_WORD:
                 break
             stem = term_stems[j]
-            if stem in own:
+            if stem in own or (low and row[j] < EXPANSION_THRESHOLD and stem in function_stems):
                 continue
             extra[stem] = max(extra.get(stem, 0.0), float(row[j]))
             taken += 1
@@ -148,6 +161,15 @@ def stopset(tables: dict[str, Any], key: str = "stopwords") -> frozenset[str]:
     found = tables.get("_" + key)
     if found is None:
         found = tables["_" + key] = frozenset(tables[key])
+    return found
+
+
+def function_stems(tables: dict[str, Any]) -> frozenset[str]:
+    """The stems of a query's function words (what expansion must not reach for from afar)."""
+    found = tables.get("_function_stems")
+    if found is None:
+        words = sorted(stopset(tables, "query_stopwords"))
+        found = tables["_function_stems"] = frozenset(_stemmer().stemWords(words) if words else [])
     return found
 
 

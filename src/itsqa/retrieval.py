@@ -222,7 +222,10 @@ class Retriever:
                 cached = self._word_vectors
                 vecs = (cached[2] if cached and cached[:2] == (question, words)
                         else self.encoder.encode(words))
-                extra = lexical.neighbours(words, vecs, self._terms[2], self._terms[1])
+                absent = (frozenset(w.lower() for w in self.missing_words(question))
+                          if self.settings.absent_expansion else frozenset())
+                extra = lexical.neighbours(words, vecs, self._terms[2], self._terms[1], absent,
+                                           lexical.function_stems(self.index.bm25))
         return lexical.scores(self.index.bm25, question, len(self.index.chunks), extra,
                               function_words=not self.settings.query_stopwords)
 
