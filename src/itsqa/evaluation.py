@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,9 +398,12 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
             raise QuestionSetError(f"{folder} has no {p.relative_to(folder)} ({what}): not a BEIR "
                                    "dataset")
 
-    def lines(p: Path) -> list[str]:
+    def lines(p: Path) -> Iterator[str]:
+        """The file's lines without their ends, read as they come (a BEIR corpus can be large)."""
         try:
-            return p.read_text(encoding="utf-8-sig").splitlines()
+            with p.open(encoding="utf-8-sig", newline=None) as fh:
+                for line in fh:
+                    yield line.rstrip("\n")
         except UnicodeDecodeError as exc:
             raise QuestionSetError(f"{p} is not UTF-8 text ({exc})") from exc
         except OSError as exc:
