@@ -502,6 +502,19 @@ def test_expansion_is_told_which_question_words_no_source_has(corpus_copy, tmp_p
     assert seen[-1] == frozenset()
 
 
+def test_a_pasted_page_expands_only_its_first_words(corpus_copy, tmp_path, fake_encoder):
+    from itsqa.retrieval import EXPANSION_WORDS
+
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    words = [f"word{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(300)]
+    expanded = r._expansion_words(" ".join(words + ["quantum"]))
+    assert expanded == sorted(words[:EXPANSION_WORDS])
+    assert r._expansion_words("quantum priorities for quantum") == ["priorities", "quantum"]
+    assert r.ask(" ".join(words), k=2).hits  # still answered
+
+
 def test_a_passage_of_one_sentence_is_marked_whole_and_is_the_answer(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -23,6 +23,8 @@ MODES = ("hybrid", "dense", "bm25", "late")
 # How much worse an earlier-dated copy of a syndicated passage may score and still be the one
 # cited, as a share of the spread of scores among the candidates looked at.
 DUPLICATE_MARGIN = 0.1
+# At most this many distinct words of a question are expanded (a question has a dozen or so).
+EXPANSION_WORDS = 64
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -169,7 +171,10 @@ class Retriever:
         return self._encoder
 
     def _expansion_words(self, question: str) -> list[str]:
-        return sorted(set(lexical.content_words(question, lexical.stopset(self.index.bm25))))
+        """The question's words to expand: each is embedded at question time, so a pasted page
+        (thousands of words) keeps only its first EXPANSION_WORDS distinct ones."""
+        found = lexical.content_words(question, lexical.stopset(self.index.bm25))
+        return sorted(list(dict.fromkeys(found))[:EXPANSION_WORDS])
 
     def encode_query(self, question: str) -> Any:
         """The question's vector; its words' vectors (for expansion) come from the same call."""
