@@ -35,3 +35,19 @@ def test_a_newline_in_a_file_name_does_not_break_the_sources_list(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["indexed", "two\\nlines.txt"]
     assert lines[1].strip() == "A title — P LLP, text"
+
+
+def test_a_long_list_of_missing_words_is_cut_in_the_text_output(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from itsqa.render import MISSING_SHOWN
+
+    hit = Hit(rank=1, score=0.5, text="Quantum is a priority.", citation=_citation("a.txt"))
+    words = tuple(f"w{i}" for i in range(MISSING_SHOWN + 30))
+    answer = Answer(question="q", hits=(hit,), confident=True, missing_words=words)
+    print_answer(answer)
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"w{MISSING_SHOWN - 1} and 30 more (matched by meaning only)" in out
+    assert f"w{MISSING_SHOWN}," not in out and f"w{MISSING_SHOWN} " not in out
+    assert len(answer.as_json()["missing_words"]) == MISSING_SHOWN + 30
+    print_answer(Answer(question="q", hits=(hit,), confident=True, missing_words=("Brazil",)))
+    assert "Not in any source: Brazil (matched by meaning only)" in capsys.readouterr().out

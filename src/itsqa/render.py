@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from .catalog import SourceRow
     from .retrieval import Answer, Citation
 
+# The text output names at most this many missing words (a pasted page can have thousands; the
+# JSON keeps them all).
+MISSING_SHOWN = 12
+
 
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, emoji=False)
@@ -51,7 +55,10 @@ def print_answer(answer: Answer) -> None:
         t.append(_printable(answer.best_answer))
         con.print(t)
     if answer.missing_words:
-        con.print(Text(_printable("Not in any source: " + ", ".join(answer.missing_words)
+        shown = answer.missing_words[:MISSING_SHOWN]
+        more = len(answer.missing_words) - len(shown)
+        con.print(Text(_printable("Not in any source: " + ", ".join(shown)
+                                  + (f" and {more} more" if more else "")
                                   + " (matched by meaning only)"), style="dim"))
     for h in answer.hits:
         con.print()
