@@ -424,6 +424,30 @@ def test_line_endings_and_odd_file_names(tmp_path, fake_encoder):
             assert fh.read()[c.start : c.end] == c.text
 
 
+
+def test_files_saved_with_a_byte_order_mark(tmp_path, fake_encoder):
+    # Windows Notepad saves UTF-8 with a byte-order mark, and "Unicode" as UTF-16.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "plan.md").write_bytes(b"\xef\xbb\xbf# Quantum plan\n\nSensors for puffin counts.\n")
+    (corpus / "notes.txt").write_bytes(b"\xef\xbb\xbfKittiwakes\n\nThey nest on cliffs.\n")
+    (corpus / "wide.txt").write_bytes(b"\xff\xfe" + "Gannets dive deep.\n".encode("utf-16-le"))
+    (corpus / "sources.toml").write_bytes(b'\xef\xbb\xbf["notes.txt"]\ntitle = "Seabird notes"\n')
+    report = update_index(make_settings(corpus, tmp_path))
+    assert not any("sources.toml" in w for w in report.warnings), report.warnings
+    assert any("wide.txt is not UTF-8: read as utf-16" in w for w in report.warnings)
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert loaded.sources["notes.txt"]["title"] == "Seabird notes"
+    assert loaded.sources["plan.md"]["title"] == "Quantum plan"  # its first line, as without a mark
+    by_source = {c.source: c for c in loaded.chunks}
+    assert by_source["wide.txt"].text == "Gannets dive deep."
+    for name in ("plan.md", "notes.txt"):
+        c = by_source[name]
+        assert "\ufeff" not in c.text and "\ufeff" not in c.heading
+        with open(corpus / name, encoding="utf-8") as fh:  # offsets as a user would read the file
+            assert fh.read()[c.start : c.end] == c.text
+
 def test_expansion_terms_follow_the_corpus_and_are_reused(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)

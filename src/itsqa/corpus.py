@@ -217,7 +217,7 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
     if not path.is_file():
         return {}, []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return {}, [f"ignored {METADATA_FILE}: {exc} (fix the file to restore titles and publishers)"]
     out: dict[str, SourceMeta] = {}
@@ -242,11 +242,26 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
     return out, warnings
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
     """Bytes -> (text, encoding), newlines as Python's text mode reads them, so that
-    `open(path, encoding="utf-8").read()[start:end]` matches the offsets we store."""
+    `open(path, encoding="utf-8").read()[start:end]` matches the offsets we store. A UTF-8
+    byte-order mark (Windows Notepad writes one) reads as a blank line: the same length, so the
+    offsets still match, and a title or heading on the first line is still seen as one. A file
+    saved as UTF-16 (it opens with a byte-order mark) is read as such."""
+    if data.startswith(_UTF16_BOMS):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return text.replace("\r\n", "\n").replace("\r", "\n"), "utf-16"
     try:
         text, enc = data.decode("utf-8"), "utf-8"
+        if text.startswith("\ufeff"):
+            text = "\n" + text[1:]
     except UnicodeDecodeError:
         try:
             text, enc = data.decode("cp1252"), "cp1252"
@@ -325,7 +340,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     try:
         if sf.format == "pdf":
             text, pages, own = _read_pdf(sf.path)
-        elif _looks_binary(data):
+        elif _looks_binary(data) and not data.startswith(_UTF16_BOMS):
             return None, [skipped(sf.name, "binary data, not text")]
         elif sf.format == "html":
             text, own = _read_html(data)
