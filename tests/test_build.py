@@ -424,7 +424,6 @@ def test_line_endings_and_odd_file_names(tmp_path, fake_encoder):
             assert fh.read()[c.start : c.end] == c.text
 
 
-
 def test_files_saved_with_a_byte_order_mark(tmp_path, fake_encoder):
     # Windows Notepad saves UTF-8 with a byte-order mark, and "Unicode" as UTF-16.
     corpus = tmp_path / "corpus"
@@ -447,6 +446,7 @@ def test_files_saved_with_a_byte_order_mark(tmp_path, fake_encoder):
         assert "\ufeff" not in c.text and "\ufeff" not in c.heading
         with open(corpus / name, encoding="utf-8") as fh:  # offsets as a user would read the file
             assert fh.read()[c.start : c.end] == c.text
+
 
 def test_expansion_terms_follow_the_corpus_and_are_reused(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)

@@ -251,26 +251,23 @@ def decode_text(data: bytes) -> tuple[str, str]:
     byte-order mark (Windows Notepad writes one) reads as a blank line: the same length, so the
     offsets still match, and a title or heading on the first line is still seen as one. A file
     saved as UTF-16 (it opens with a byte-order mark) is read as such."""
-    if data.startswith(_UTF16_BOMS):
+    tried = ("utf-16",) if data.startswith(_UTF16_BOMS) else ()
+    for enc in (*tried, "utf-8", "cp1252"):
         try:
-            text = data.decode("utf-16")
+            text = data.decode(enc)
+            break
         except UnicodeDecodeError:
-            pass
-        else:
-            return text.replace("\r\n", "\n").replace("\r", "\n"), "utf-16"
-    try:
-        text, enc = data.decode("utf-8"), "utf-8"
-        if text.startswith("\ufeff"):
-            text = "\n" + text[1:]
-    except UnicodeDecodeError:
-        try:
-            text, enc = data.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            text, enc = data.decode("latin-1"), "latin-1"
+            continue
+    else:  # latin-1 decodes any bytes
+        text, enc = data.decode("latin-1"), "latin-1"
+    if enc == "utf-8" and text.startswith("\ufeff"):
+        text = "\n" + text[1:]
     return text.replace("\r\n", "\n").replace("\r", "\n"), enc
 
 
 def _looks_binary(data: bytes) -> bool:
+    if data.startswith(_UTF16_BOMS):  # UTF-16 text: every other byte of ASCII is a zero
+        return False
     head = data[:8192]
     if b"\x00" in head:
         return True
@@ -340,7 +337,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     try:
         if sf.format == "pdf":
             text, pages, own = _read_pdf(sf.path)
-        elif _looks_binary(data) and not data.startswith(_UTF16_BOMS):
+        elif _looks_binary(data):
             return None, [skipped(sf.name, "binary data, not text")]
         elif sf.format == "html":
             text, own = _read_html(data)
