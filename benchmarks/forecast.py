@@ -25,7 +25,7 @@ import numpy as np
 
 from itsqa.cli_eval import _peer_rankers, _system_ranker
 from itsqa.config import Settings
-from itsqa.evaluation import evaluate_questions, load_questions
+from itsqa.evaluation import evaluate_questions, hit_at, load_questions, reciprocal_rank
 from itsqa.service import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +33,7 @@ METRICS = ("hit@1", "hit@5", "MRR@10")
 
 
 def per_question(rank: int | None) -> tuple[float, float, float]:
-    return (float(rank == 1), float(rank is not None and rank <= 5),
-            1.0 / rank if rank is not None and rank <= 10 else 0.0)
+    return hit_at(rank, 1), hit_at(rank, 5), reciprocal_rank(rank, 10)
 
 
 def reweighted(scores: np.ndarray, peer_first: np.ndarray, rate: float) -> np.ndarray:
