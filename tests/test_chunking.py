@@ -97,6 +97,21 @@ def test_a_long_section_is_cut_into_passages_of_about_equal_length(balanced: boo
     assert (max(sizes) - min(sizes) < 100) is balanced, sizes
 
 
+@pytest.mark.parametrize("ending", [":", "."])
+def test_a_lead_in_keeps_the_paragraph_it_introduces(ending: str, count) -> None:
+    intro = "The Government will draw on industry, finance, academia and civil society. " * 6
+    item = ("• creating a new centre to support sustainable growth around the world. It will bring "
+            "together experts from government, the private sector and academia to help countries "
+            "transform their economies.")
+    text = f"Priority actions\n\n{intro}Priority actions identified include{ending}\n\n" + \
+        "\n\n".join([item] * 5)
+    chunks = chunk_text(text, ChunkSettings(), count_tokens=count)
+    # Cut after "include:", the passage would announce a list it does not hold; after a full
+    # stop, a break at the paragraph is the preferred cut (the control).
+    assert chunks[0].text.endswith(f"include{ending}") is (ending == ".")
+    assert chunks[0].text.endswith(item) is (ending == ":")
+
+
 def _walk(lines: list[tuple[str, bool]]) -> list[str]:
     """The heading path after each heading; (line, read straight after another heading)."""
     path: list[tuple[str, str]] = []

@@ -172,6 +172,21 @@ def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[
     return pieces
 
 
+def _leads_in(text: str, unit: _Unit) -> bool:
+    """Does `unit` end with a colon, introducing what follows (a list, a quotation)?"""
+    return text[unit.start : unit.end].rstrip().endswith(":")
+
+
+def _paragraph_end(block: Sequence[_Unit], i: int) -> int:
+    """Where the paragraph that begins with block[i] ends."""
+    end = block[i].end
+    for later in block[i + 1 :]:
+        if later.para_start or later.heading:
+            break
+        end = later.end
+    return end
+
+
 def _takes(size: int, grown: int, target: int, balanced: bool) -> bool:
     """Should a passage of `size` characters grow to `grown`? Yes within its target or, with
     `balanced` cutting, when growing lands nearer the target than stopping short does."""
@@ -313,16 +328,19 @@ def chunk_text(
             if all(u.heading for u in current) and fits(current[0].start, unit.end):
                 current.append(unit)  # a heading always leads into its first sentence
                 continue
+            if unit.para_start and _leads_in(text, current[-1]):
+                # A lead-in ("… include:") keeps the paragraph it introduces, if it fits.
+                para_end = _paragraph_end(block, i)
+                if fits(current[0].start, para_end):
+                    para_until = para_end
+                    current.append(unit)
+                    continue
             size = current[-1].end - current[0].start
             if (_takes(size, unit.end - current[0].start, target, cfg.balanced_sections)
                     and fits(current[0].start, unit.end)):
                 # Prefer to break at a paragraph when the paragraph would not fit whole.
                 if unit.para_start and size >= target * 0.6:
-                    para_end = unit.end
-                    for later in block[i + 1 :]:
-                        if later.para_start or later.heading:
-                            break
-                        para_end = later.end
+                    para_end = _paragraph_end(block, i)
                     if not _takes(size, para_end - current[0].start, target,
                                   cfg.balanced_sections):
                         flush(current, current_heading)
