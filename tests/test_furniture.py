@@ -16,9 +16,12 @@ def furniture_text(name: str) -> tuple[str, list[str]]:
     ("2023-03-computer-weekly-tech-strategy-as-tool-of-diplomacy.txt",
      ["Stuart Monk - Fotolia", "Read more about UK government technology strategy",
       "Data Center"]),
-    ("2023-03-24-telecoms-news-dsit-launches-its.txt", ["More News:", "Book your tickets here."]),
+    ("2023-03-24-telecoms-news-dsit-launches-its.txt",
+     ["If you have any questions about the Government’s new International Technology Strategy",
+      "More News:", "Book your tickets here."]),
     ("2023-04-11-burges-salmon-government-publishes-its.txt",
-     ["Key contact", "Subscribe to news and insight", "Burges Salmon careers"]),
+     ["please contact Lucy Pegler", "Key contact", "Subscribe to news and insight",
+      "Burges Salmon careers"]),
     ("2023-03-22-hansard-written-statement-hcws660.txt",
      ["Read Full debate", "Read Hansard Text", "- Hansard - - - Excerpts"]),
     ("2023-lexology-wiggin-government-publishes-new-its.txt", ["telephone (+44 20 7612 9612)"]),
@@ -82,6 +85,29 @@ def test_stranded_fragment_rule(middle: str, dropped: bool) -> None:
     found = "".join(text[s.start : s.end] for s in find_furniture(text))
     assert (middle.splitlines()[0] in found) is dropped
     assert "six priorities" not in found
+
+
+@pytest.mark.parametrize("closing,after,dropped", [
+    ("If you have any questions about the strategy, do feel free to let us know.", "", True),
+    ("For further information please contact our technology team.", "More News:\n\nOfcom plans", True),
+    ("Should you wish to discuss this, get in touch with your usual contact.", "Share this", True),
+    # Not a sign-off: no way to reach anyone, or article text still follows it.
+    ("If you have any questions, the strategy's annex answers most of them.", "", False),
+    ("If you have any questions, please contact the department.", "The strategy goes on.", False),
+])
+def test_a_closing_invitation_to_get_in_touch_is_a_sign_off(closing: str, after: str,
+                                                            dropped: bool) -> None:
+    body = "The strategy was published in March and sets out six priorities for the UK. " * 8
+    text = f"{body}\n\n{closing}" + (f"\n\n{after}" if after else "")
+    spans = find_furniture(text)
+    assert any(s.rule == "sign-off" and text[s.start : s.end] == closing for s in spans) is dropped
+    assert not any("six priorities" in text[s.start : s.end] for s in spans)
+
+
+def test_a_sign_off_line_early_in_the_page_is_left_alone() -> None:
+    body = "The strategy was published in March and sets out six priorities for the UK. " * 8
+    text = f"If you have any questions, please contact the department.\n\n{body}"
+    assert find_furniture(text) == []
 
 
 def test_no_furniture_no_stranded_fragment() -> None:

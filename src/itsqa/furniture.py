@@ -1,8 +1,9 @@
 """Page furniture: the parts of a captured web page that are not the article.
 
 Pure text -> character spans. The rules look at the shape of a line (links, credits, breadcrumbs,
-tag lists, trailing "more news" or contact blocks), not at any one source, so they carry over to new
-captures. Each span carries the rule that found it so `itsqa sources` can report it.
+tag lists, trailing "more news" or contact blocks, a closing "get in touch"), not at any one
+source, so they carry over to new captures. Each span carries the rule that found it so
+`itsqa sources` can report it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ _RELATIVE_TIME = re.compile(
 _CONTACT = re.compile(
     r"(?i)(?:\b(?:tel(?:ephone)?|phone)\b.{0,20}\+?\d[\d ()-]{6,}|\[email[^\]]*\]|\b[\w.+-]+@[\w-]+\.[\w.]+)"
 )
+# A closing invitation to get in touch ("If you have any questions …, please contact …"): the
+# author's sign-off, not the article. Both halves must match: an opener and a way to reach someone.
+_SIGN_OFF = re.compile(
+    r"(?i)^(?:if you (?:have|would like|wish|want|need)|for (?:more|further) (?:information|details)|"
+    r"should you (?:have|wish|need|require)|(?:please )?(?:do )?(?:feel free to|get in touch|reach out)|"
+    r"to (?:find out|learn|hear) more|we(?:'|’)?d (?:love|like) to hear|we would (?:love|like) to hear)\b"
+)
+_REACH = re.compile(
+    r"(?i)\b(?:contact|get in touch|let us know|reach out|speak (?:to|with)|talk to|e-?mail|call us|"
+    r"drop us|visit)\b"
+)
+SIGN_OFF_CHARS = 300
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 # A line that ends a sentence: a full stop, question or exclamation mark, maybe inside quotes.
 _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
@@ -102,6 +115,16 @@ def find_furniture(text: str) -> list[Span]:
     if j < len(lines) - 1 and j >= 0 and j in marked:
         for k in range(j + 1, len(lines)):
             marked[k] = "tag list"
+    # A sign-off: the article's last line (only furniture after it), in the page's last part,
+    # inviting the reader to get in touch. Left in, it ends a passage with words ("questions",
+    # the strategy's name) that match many questions and answer none.
+    last = max((i for i in range(len(lines)) if i not in marked), default=-1)
+    if last >= 0:
+        s, e = lines[last]
+        line = text[s:e]
+        if (s >= 0.55 * n and len(line) <= SIGN_OFF_CHARS and _SIGN_OFF.match(line)
+                and _REACH.search(line)):
+            marked[last] = "sign-off"
     # A short label line stranded between furniture lines (a dateline, a section name of the page
     # chrome) is chrome too: it says nothing without the links around it.
     for i, (s, e) in enumerate(lines):
