@@ -168,6 +168,19 @@ def test_syndicated_quote_is_shown_once(workdir: Path) -> None:
     assert holders[0]["also_in"], "the other source carrying the same quote is listed"
 
 
+def test_a_miss_folded_under_another_copy_is_explained_as_such(workdir: Path) -> None:
+    # Only the Burges Salmon copy of the Foreign Secretary's quote goes on to "backing UK
+    # businesses"; the earlier Computer Weekly copy is the one shown, the other folded under it.
+    questions = workdir / "folded.jsonl"
+    questions.write_text(json.dumps({
+        "id": "f1", "question": "malign influences that seek to use tech against us",
+        "evidence": ["backing UK businesses"]}) + "\n", encoding="utf-8")
+    proc = run_cli(workdir, "eval", str(questions))
+    assert proc.returncode == 0, proc.stderr
+    assert "Missed at 5 (1)" in proc.stdout
+    assert "but shown only as a copy under result 1" in proc.stdout, proc.stdout
+
+
 def test_a_local_cross_encoder_reranks_ask_and_eval(workdir: Path, cross_encoder: Path) -> None:
     q = "what are the quantum priorities"
     plain = json.loads(run_cli(workdir, "ask", q, "--json", "-k", "10").stdout)

@@ -48,6 +48,13 @@ def _explain(retriever: Retriever, mode: str) -> Any:
     def explain(q: Question, results: list[Result]) -> tuple[str, ...]:
         ranked, _ = retriever.rank(q.question, mode, depth=len(retriever.index.chunks))
         position = {row: i + 1 for i, (row, _) in enumerate(ranked)}
+        # Where the top 10 results show each passage: as a result of its own, or folded into
+        # another as a copy ("also in"), which the rank above, counted before folding, hides.
+        shown: dict[int, tuple[int, int]] = {}
+        for r, (row, _, copies) in enumerate(retriever.select(ranked, 10), 1):
+            shown[row] = (r, row)
+            for m in copies:
+                shown.setdefault(m, (r, row))
         lines = []
         for ev in q.evidence or ():
             f = fold(ev)
@@ -61,9 +68,17 @@ def _explain(retriever: Retriever, mode: str) -> Any:
             c = retriever.index.chunks[best]
             title = retriever.index.sources.get(c.source, {}).get("title", c.source)
             rank = position.get(best)
+            where = f"ranked {_ordinal(rank) if rank else 'below every other passage'}"
+            if best in shown:
+                r, row = shown[best]
+                if row == best:
+                    where = f"shown {_ordinal(r)} ({where} before copies were folded)"
+                else:
+                    home = retriever.index.chunks[row]
+                    where = (f"{where}, but shown only as a copy under result {r} "
+                             f"({home.source}: {home.start}–{home.end}, 'also in')")
             lines.append(f"evidence {ev!r} is in passage {c.ordinal + 1} of {title!r} "
-                         f"({c.source}: {c.start}–{c.end}), ranked "
-                         f"{_ordinal(rank) if rank else 'below every other passage'}")
+                         f"({c.source}: {c.start}–{c.end}), {where}")
         for s in q.sources:
             rows = [position.get(i, 10**9) for i, c in enumerate(retriever.index.chunks)
                     if Path(c.source).name == Path(s).name]
