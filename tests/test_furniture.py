@@ -94,6 +94,7 @@ def test_stranded_fragment_rule(middle: str, dropped: bool) -> None:
     # Not a sign-off: no way to reach anyone, or article text still follows it.
     ("If you have any questions, the strategy's annex answers most of them.", "", False),
     ("If you have any questions, please contact the department.", "The strategy goes on.", False),
+    ("If you have been in contact with a supplier, the guidance says you must declare it.", "", False),
 ])
 def test_a_closing_invitation_to_get_in_touch_is_a_sign_off(closing: str, after: str,
                                                             dropped: bool) -> None:

@@ -48,8 +48,9 @@ _SIGN_OFF = re.compile(
     r"to (?:find out|learn|hear) more|we(?:'|’)?d (?:love|like) to hear|we would (?:love|like) to hear)\b"
 )
 _REACH = re.compile(
-    r"(?i)\b(?:contact|get in touch|let us know|reach out|speak (?:to|with)|talk to|e-?mail|call us|"
-    r"drop us|visit)\b"
+    r"(?i)\b(?:please (?:contact|get in touch|e-?mail|call|speak|talk|reach out|visit)|contact (?:us|our)|"
+    r"get in touch|let us know|reach out to (?:us|our|me)|(?:speak|talk) (?:to|with) (?:us|our|your usual|"
+    r"one of)|e-?mail us|call us|drop us|visit our)\b"
 )
 SIGN_OFF_CHARS = 300
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
