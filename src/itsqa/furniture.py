@@ -53,6 +53,9 @@ _REACH = re.compile(
     r"one of)|e-?mail us|call us|drop us|visit our)\b"
 )
 SIGN_OFF_CHARS = 300
+# Where a page's last part begins, as a share of its length: a trailing block or a sign-off is
+# only recognised after it.
+TAIL_START = 0.55
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 # A line that ends a sentence: a full stop, question or exclamation mark, maybe inside quotes.
 _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
@@ -99,9 +102,9 @@ def find_furniture(text: str) -> list[Span]:
             marked[i] = "page chrome"
         elif len(line) <= 600 and _CONTACT.search(line):
             marked[i] = "contact details"
-    # A tail block: from its opener to the end, when the opener sits in the last 45% of the page.
+    # A tail block: from its opener to the end, when the opener sits in the page's last part.
     for i, (s, e) in enumerate(lines):
-        if s >= 0.55 * n and len(text[s:e]) <= 80 and _TAIL_OPENER.match(text[s:e]):
+        if s >= TAIL_START * n and len(text[s:e]) <= 80 and _TAIL_OPENER.match(text[s:e]):
             for j in range(i, len(lines)):
                 marked.setdefault(j, "trailing block")
             break
@@ -123,7 +126,7 @@ def find_furniture(text: str) -> list[Span]:
     if last >= 0:
         s, e = lines[last]
         line = text[s:e]
-        if (s >= 0.55 * n and len(line) <= SIGN_OFF_CHARS and _SIGN_OFF.match(line)
+        if (s >= TAIL_START * n and len(line) <= SIGN_OFF_CHARS and _SIGN_OFF.match(line)
                 and _REACH.search(line)):
             marked[last] = "sign-off"
     # A short label line stranded between furniture lines (a dateline, a section name of the page
