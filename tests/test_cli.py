@@ -67,6 +67,16 @@ def test_corpus_that_is_a_file(runner, tmp_path, monkeypatch, fake_encoder) -> N
     assert_one_line_error(result, 1, "is a file, not a folder")
 
 
+@pytest.mark.parametrize("args", [["ask", "quantum"], ["index"], ["sources"]])
+def test_index_that_is_a_file(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder,
+                              args: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    result = invoke(runner, [*args, "--corpus", str(corpus_copy), "--index", "notes.txt"])
+    assert_one_line_error(result, 1, "notes.txt is a file, not a folder")
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "x"
+
+
 def test_empty_corpus(runner, tmp_path, monkeypatch, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "corpus").mkdir()

@@ -119,9 +119,17 @@ def _files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
+def check_folder(index_dir: Path) -> None:
+    """An index path that names a file is a mistake to report, not an index that is missing."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise ItsqaError(f"{index_dir} is a file, not a folder: --index needs a folder (it is "
+                         "created on first use)")
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
     """Serialise builds: the second waits for the first (and then finds little to do)."""
+    check_folder(index_dir)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         fh = (index_dir / LOCK).open("a+")
@@ -152,6 +160,7 @@ def build_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
 
 def current_generation(index_dir: Path) -> Path | None:
     """The folder CURRENT points to, or None when there is no index yet."""
+    check_folder(index_dir)
     pointer = index_dir / CURRENT
     if not pointer.is_file():
         return None
