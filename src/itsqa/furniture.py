@@ -45,10 +45,10 @@ _CONTACT = re.compile(
 _SIGN_OFF = re.compile(
     r"(?i)^(?:if you (?:have|would like|wish|want|need)|for (?:more|further) (?:information|details)|"
     r"should you (?:have|wish|need|require)|(?:please )?(?:do )?(?:feel free to|get in touch|reach out)|"
-    r"to (?:find out|learn|hear) more|we(?:'|’)?d (?:love|like) to hear|we would (?:love|like) to hear)\b"
+    r"to (?:find out|learn|hear) more|we(?:(?:'|’)?d| would) (?:love|like) to hear)\b"
 )
 _REACH = re.compile(
-    r"(?i)\b(?:please (?:contact|get in touch|e-?mail|call|speak|talk|reach out|visit)|contact (?:us|our)|"
+    r"(?i)\b(?:please (?:contact|e-?mail|call|speak|talk|reach out|visit)|contact (?:us|our)|"
     r"get in touch|let us know|reach out to (?:us|our|me)|(?:speak|talk) (?:to|with) (?:us|our|your usual|"
     r"one of)|e-?mail us|call us|drop us|visit our)\b"
 )
