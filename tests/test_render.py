@@ -51,3 +51,17 @@ def test_a_long_list_of_missing_words_is_cut_in_the_text_output(
     assert len(answer.as_json()["missing_words"]) == MISSING_SHOWN + 30
     print_answer(Answer(question="q", hits=(hit,), confident=True, missing_words=("Brazil",)))
     assert "Not in any source: Brazil (matched by meaning only)" in capsys.readouterr().out
+
+
+def test_a_very_long_missing_word_is_cut_in_the_text_output(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from itsqa.render import WORD_SHOWN
+
+    hit = Hit(rank=1, score=0.5, text="Quantum is a priority.", citation=_citation("a.txt"))
+    word = "x" * 5000
+    answer = Answer(question=word, hits=(hit,), confident=False, missing_words=(word,))
+    print_answer(answer)
+    out = capsys.readouterr().out
+    assert "x" * (WORD_SHOWN - 1) + "… (matched by meaning only)" in " ".join(out.split())
+    assert "x" * (WORD_SHOWN + 1) not in out
+    assert answer.as_json()["missing_words"] == [word]

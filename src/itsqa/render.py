@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # The text output names at most this many missing words (a pasted page can have thousands; the
 # JSON keeps them all).
 MISSING_SHOWN = 12
+WORD_SHOWN = 40  # characters of one missing word shown before "…"
 
 
 def _console() -> Console:
@@ -55,7 +56,8 @@ def print_answer(answer: Answer) -> None:
         t.append(_printable(answer.best_answer))
         con.print(t)
     if answer.missing_words:
-        shown = answer.missing_words[:MISSING_SHOWN]
+        shown = [w if len(w) <= WORD_SHOWN else w[:WORD_SHOWN - 1] + "…"
+                 for w in answer.missing_words[:MISSING_SHOWN]]
         more = len(answer.missing_words) - len(shown)
         con.print(Text(_printable("Not in any source: " + ", ".join(shown)
                                   + (f" and {more} more" if more else "")
