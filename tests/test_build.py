@@ -206,6 +206,8 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     outside = tmp_path / "outside.txt"
     outside.write_text("secret outside the corpus", encoding="utf-8")
     (corpus / "link.txt").symlink_to(outside)
+    (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
+    (corpus / "ring").symlink_to(corpus / "ring")
     report = update_index(make_settings(corpus, tmp_path))
     w = "\n".join(report.warnings)
     assert "binary.txt" in w and "empty.txt" in w and "latin1.txt" in w and "notes.docx" in w
@@ -218,6 +220,8 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     assert reasons["broken.pdf"].startswith("cannot be parsed as pdf")
     assert reasons["good.txt"] == ""
     assert "link.txt" in w and "symbolic link" in w
+    assert "skipped loop.txt: a symbolic link that loops" in w, w
+    assert "skipped ring: a symbolic link that loops" in w, w
     assert "hidden" not in w and "draft" not in w
     loaded = store.load(tmp_path / "index")
     assert loaded is not None

@@ -164,6 +164,9 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
         except OSError as exc:
             result.warnings.append(skipped(rel, f"cannot be read ({exc.strerror})"))
             continue
+        except RuntimeError:  # Python before 3.13 raises it for a symbolic link that loops
+            result.warnings.append(skipped(rel, "a symbolic link that loops"))
+            continue
         if not stat.S_ISREG(st.st_mode):
             continue  # a folder behind a link, a pipe, a device: never read
         if fmt is None:
