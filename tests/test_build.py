@@ -143,6 +143,11 @@ def test_metadata_fields_checked(tmp_path):
     assert "date 'yesterday' is not a date" in text and "date '2023-02-30' is not a date" in text
     assert "unknown field 'titel'" in text and "url should be text in quotes" in text
     assert len(warnings) == 5
+    # A file nested past Python's recursion limit is one warning, not a crash.
+    (tmp_path / "sources.toml").write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n",
+                                           encoding="utf-8")
+    meta, warnings = load_metadata(tmp_path)
+    assert meta == {} and len(warnings) == 1 and "nested too deeply" in warnings[0]
 
 
 def test_metadata_for_a_missing_file_is_reported(corpus_copy, tmp_path, fake_encoder):

@@ -99,6 +99,8 @@ def test_malformed_question_set(runner, tmp_path, monkeypatch, corpus_copy, fake
     assert_one_line_error(invoke(runner, ["eval", str(bad)]), 1, "line 2")
     assert_one_line_error(invoke(runner, ["eval", str(tmp_path / "missing.jsonl")]), 1,
                           "does not exist")
+    bad.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    assert_one_line_error(invoke(runner, ["eval", str(bad)]), 1, "line 1: nested too deeply")
 
 
 def test_ask_json_schema_and_k_larger_than_corpus(runner, tmp_path, monkeypatch, corpus_copy,

@@ -127,6 +127,10 @@ def test_beir_loader_checks_layout(tmp_path: Path) -> None:
     (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "caf\xe9"}\n')
     with pytest.raises(QuestionSetError, match="corpus.jsonl is not UTF-8"):
         load_beir(tmp_path)
+    # JSON nested past Python's recursion limit is a one-line error too, not a RecursionError.
+    (tmp_path / "corpus.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(QuestionSetError, match="corpus.jsonl: line 1 is nested too deeply"):
+        load_beir(tmp_path)
 
 
 def test_metrics_agree_with_trec_eval() -> None:

@@ -113,6 +113,9 @@ def test_current_pointer_is_validated(tmp_path: Path) -> None:
     (d / store.CURRENT).write_text("{not json")
     with pytest.raises(BadIndexError):
         store.current_generation(d)
+    (d / store.CURRENT).write_text("[" * 100_000 + "]" * 100_000)  # past the recursion limit
+    with pytest.raises(BadIndexError):
+        store.current_generation(d)
 
 
 def test_a_killed_builds_leftovers_go_at_the_next_build_even_with_nothing_to_do(

@@ -221,6 +221,9 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
         return {}, []
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
+    except RecursionError:
+        return {}, [f"ignored {METADATA_FILE}: nested too deeply to read (fix the file to restore "
+                    "titles and publishers)"]
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return {}, [f"ignored {METADATA_FILE}: {exc} (fix the file to restore titles and publishers)"]
     out: dict[str, SourceMeta] = {}

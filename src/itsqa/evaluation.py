@@ -65,6 +65,9 @@ def load_questions(path: Path) -> list[Question]:
         except ValueError as exc:
             errors.append(f"line {n}: not JSON ({exc.args[0] if exc.args else exc})")
             continue
+        except RecursionError:
+            errors.append(f"line {n}: nested too deeply to be a question")
+            continue
         if not isinstance(obj, dict):
             errors.append(f"line {n}: expected an object")
             continue
@@ -416,6 +419,8 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
                     obj = json.loads(line)
                 except ValueError as exc:
                     raise QuestionSetError(f"{p}: line {n} is not JSON ({exc})") from exc
+                except RecursionError as exc:
+                    raise QuestionSetError(f"{p}: line {n} is nested too deeply") from exc
                 if not isinstance(obj, dict) or "_id" not in obj:
                     raise QuestionSetError(f"{p}: line {n} has no \"_id\"")
                 yield n, obj

@@ -166,7 +166,7 @@ def current_generation(index_dir: Path) -> Path | None:
         return None
     try:
         name = json.loads(pointer.read_text(encoding="utf-8"))["generation"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise BadIndexError(f"{pointer} is damaged ({exc})") from exc
     if not isinstance(name, str) or "/" in name or not name.startswith("gen-"):
         raise BadIndexError(f"{pointer} names no valid generation")
@@ -179,7 +179,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise BadIndexError(f"the index manifest in {gen} cannot be read ({exc})") from exc
     if not isinstance(data, dict):
         raise BadIndexError(f"the index manifest in {gen} is not a JSON object")
@@ -279,7 +279,7 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
 
     try:
         manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise BadIndexError(f"the index manifest in {gen.name} cannot be read ({exc})") from exc
     verify(gen, manifest, model_key=model_key, checksums=checksums)
     try:
@@ -338,7 +338,7 @@ def load_terms(gen: Path) -> tuple[list[str], list[str], Any]:
         terms = json.loads((gen / "bm25" / "terms.json").read_text(encoding="utf-8"))
         vectors = np.load(gen / "bm25" / "terms.npy", allow_pickle=False)
         words, stems = list(terms["words"]), list(terms["stems"])
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
         raise BadIndexError(f"the expansion terms in {gen.name} cannot be read ({exc})") from exc
     if vectors.ndim != 2 or len(vectors) != len(words) or len(stems) != len(words):
         raise BadIndexError(f"the expansion terms in {gen.name} disagree with their vectors")
