@@ -203,6 +203,9 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
                                      encoding="utf-8")
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02garbage" * 100)
     (corpus / "empty.txt").write_text("", encoding="utf-8")
+    (corpus / "menu.html").write_text("<html><head><script>track()</script></head>"
+                                      "<body><div><img src='a.png'></div></body></html>",
+                                      encoding="utf-8")
     (corpus / "latin1.txt").write_bytes("Caf\xe9 diplomacy in M\xe1laga.\n".encode("latin-1"))
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
     (corpus / ".hidden.txt").write_text("hidden", encoding="utf-8")
@@ -222,6 +225,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     reasons = {r.name: r.reason for r in list_sources(make_settings(corpus, tmp_path))[0]}
     assert reasons["binary.txt"] == "binary data, not text"
     assert reasons["empty.txt"] == "no text in it"
+    assert reasons["menu.html"] == "no article text found in it"
     assert reasons["broken.pdf"].startswith("cannot be parsed as pdf")
     assert reasons["good.txt"] == ""
     assert "link.txt" in w and "symbolic link" in w

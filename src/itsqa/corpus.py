@@ -362,7 +362,8 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     # keeps every offset where it was.
     text = _SURROGATE.sub("\ufffd", text)
     if not text.strip():
-        return None, [skipped(sf.name, "no text in it")]
+        return None, [skipped(sf.name, "no article text found in it" if sf.format == "html"
+                              else "no text in it")]
     if len(text) > max_text_bytes():
         return None, [_too_big(sf.name, len(text), "text")]
     given = meta or SourceMeta(title="")
