@@ -60,6 +60,18 @@ def test_a_bad_reranker_in_the_environment_fails_before_any_work(runner, tmp_pat
     assert not (tmp_path / "index").exists()
 
 
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "nan", "inf", "1e309"])
+def test_a_bad_size_limit_in_the_environment_is_misuse(runner, tmp_path, monkeypatch, corpus_copy,
+                                                       fake_encoder, value) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, ["index", "--corpus", str(corpus_copy)],
+                    env={"ITSQA_MAX_SOURCE_MB": value})
+    assert_one_line_error(result, 2, "ITSQA_MAX_SOURCE_MB must be a positive number", repr(value))
+    assert not (tmp_path / "index" / "CURRENT").exists()
+    assert invoke(runner, ["index", "--corpus", str(corpus_copy)],
+                  env={"ITSQA_MAX_SOURCE_MB": " 0.5 "}).exit_code == 0
+
+
 def test_corpus_that_is_a_file(runner, tmp_path, monkeypatch, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import math
 import os
 import re
 import stat
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CorpusError
+from .errors import CorpusError, UsageError
 from .furniture import Span, find_furniture
 
 METADATA_FILE = "sources.toml"
@@ -23,10 +24,14 @@ _TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.b
 # A source's text is limited to ITSQA_MAX_SOURCE_MB (default 5 MB, about 2,000 pages: embedding
 # more takes hours on a laptop CPU); PDF and HTML files may be ten times that in bytes.
 def max_text_bytes() -> int:
+    raw = os.environ.get("ITSQA_MAX_SOURCE_MB", "").strip() or "5"
     try:
-        return int(float(os.environ.get("ITSQA_MAX_SOURCE_MB", "5")) * 1024 * 1024)
+        mb = float(raw)
     except ValueError:
-        return 5 * 1024 * 1024
+        mb = math.nan
+    if not math.isfinite(mb) or mb <= 0 or mb > 2**40:
+        raise UsageError(f"ITSQA_MAX_SOURCE_MB must be a positive number of megabytes, not {raw!r}")
+    return max(1, int(mb * 1024 * 1024))
 
 
 def skipped(name: str, reason: str) -> str:
