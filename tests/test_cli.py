@@ -72,6 +72,21 @@ def test_a_bad_size_limit_in_the_environment_is_misuse(runner, tmp_path, monkeyp
                   env={"ITSQA_MAX_SOURCE_MB": " 0.5 "}).exit_code == 0
 
 
+def test_a_line_break_in_a_path_or_file_name_keeps_errors_and_warnings_on_one_line(
+        runner, tmp_path, monkeypatch, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke(runner, ["ask", "q", "--corpus", "two\nlines"]), 1,
+                          "corpus folder two\\nlines does not exist")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Puffins nest on the cliffs.\n", encoding="utf-8")
+    (corpus / "bad\nname.docx").write_bytes(b"PK")
+    result = runner.invoke(cli, ["index"], env={"ITSQA_DEBUG": ""}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()  # stdout and stderr, as a terminal shows them
+    assert "warning: skipped bad\\nname.docx: not a supported format (.txt .md .html .pdf)" in lines
+
+
 def test_corpus_that_is_a_file(runner, tmp_path, monkeypatch, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")

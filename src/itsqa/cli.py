@@ -28,7 +28,8 @@ def _settings(ctx: click.Context, corpus: Path | None, index: Path | None) -> Se
 
 
 def _err(msg: str) -> None:
-    click.echo(msg, err=True)
+    """One line on stderr, even where a file name in it holds a line break."""
+    click.echo(msg.replace("\r", "\\r").replace("\n", "\\n"), err=True)
 
 
 @contextmanager
@@ -89,8 +90,12 @@ class Failure(click.ClickException):
 
     exit_code = 1
 
+    def __init__(self, message: str) -> None:
+        # A path or a library's message may hold a line break; the error stays one line.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
-class Misuse(click.ClickException):
+
+class Misuse(Failure):
     """A library UsageError on its way out: `Error: <message>` on one line, exit 2."""
 
     exit_code = 2
