@@ -164,6 +164,16 @@ def test_any_unicode_question_works(runner, tmp_path, monkeypatch, corpus_copy, 
     assert "\x1b[31m" not in result.output
 
 
+def test_json_is_valid_utf8_when_the_question_was_not(runner, tmp_path, monkeypatch, corpus_copy,
+                                                        fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    # argv bytes that are not UTF-8 reach Python as lone surrogates (b"\xff" -> "\udcff")
+    result = invoke(runner, ["ask", "--json", "quantum \udcff \ud800 priorities"])
+    assert result.exit_code == 0, result.output
+    line = result.stdout_bytes.decode("utf-8")  # strict: raises on any byte that is not UTF-8
+    assert json.loads(line)["question"] == "quantum \ufffd \ufffd priorities"
+
+
 def test_sources_and_stale_status(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     invoke(runner, ["index"])

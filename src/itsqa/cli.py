@@ -214,7 +214,8 @@ def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus:
              "was used for the dense search")
     if as_json:
         out = answer.as_json()
-        out["question"] = question
+        # as typed, but valid UTF-8: bytes that were not (lone surrogates here) become U+FFFD
+        out["question"] = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in question)
         out["stale"] = opened.stale
         click.echo(json.dumps(out, ensure_ascii=False))
         return
