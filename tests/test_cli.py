@@ -174,6 +174,22 @@ def test_json_is_valid_utf8_when_the_question_was_not(runner, tmp_path, monkeypa
     assert json.loads(line)["question"] == "quantum \ufffd \ufffd priorities"
 
 
+def test_a_corpus_folder_whose_name_is_not_utf8(runner, tmp_path, monkeypatch, corpus_copy,
+                                                fake_encoder) -> None:
+    import os
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/\xffcorpus"))  # "\udcffcorpus" in Python
+    shutil.copytree(corpus_copy, odd)
+    for args in (["index", "--json"], ["ask", "--json", "quantum"], ["sources", "--json"]):
+        result = invoke(runner, [*args, "--corpus", str(odd)])
+        assert result.exit_code == 0, result.output
+        text = result.stdout_bytes.decode("utf-8")  # strict: no raw byte that is not UTF-8
+        json.loads(text)
+    assert json.loads(text)[0]["status"] == "indexed"
+
+
 def test_sources_and_stale_status(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     invoke(runner, ["index"])

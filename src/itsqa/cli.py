@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -18,6 +17,7 @@ import click
 from . import __version__
 from .config import Settings, from_env
 from .errors import ItsqaError, UsageError
+from .jsonio import json_text
 
 PATH_DIR = click.Path(path_type=Path, file_okay=True, dir_okay=True)
 
@@ -168,7 +168,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
     for w in report.warnings:
         _err(f"warning: {w}")
     if as_json:
-        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        click.echo(json_text(report.as_json()))
         return
     if not report.touched:
         click.echo(f"Index is up to date: {len(report.unchanged)} sources, {report.total} passages "
@@ -217,7 +217,7 @@ def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus:
         # as typed, but valid UTF-8: bytes that were not (lone surrogates here) become U+FFFD
         out["question"] = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in question)
         out["stale"] = opened.stale
-        click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(json_text(out))
         return
     from .render import print_answer
 
@@ -248,7 +248,7 @@ def sources_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None,
     for w in warnings:
         _err(f"warning: {w}")
     if as_json:
-        click.echo(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
+        click.echo(json_text([r.as_json() for r in rows]))
         return
     from .render import print_sources
 

@@ -32,6 +32,7 @@ from .evaluation import (
     paired_p,
     ratio_interval,
 )
+from .jsonio import json_text
 from .retrieval import MODES, Retriever
 
 PEERS = ("ten-line RAG (800-char windows, MiniLM)", "bm25s (800-char windows)")
@@ -374,7 +375,7 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
             reports = run_beir(settings, beir, beir_index, mode, compare, progress)
         if as_json:
             out: Any = [r.as_json() for r in reports] if len(reports) > 1 else reports[0].as_json()
-            click.echo(json.dumps(out))
+            click.echo(json_text(out))
             return
         p_values = _p_against_first([r.ndcg_per_query for r in reports])
         _print_table([(r.mode, r.metrics) for r in reports], ["ndcg@10", "recall@100", "mrr@10"],
@@ -394,7 +395,7 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
     reports_q = run_questions(settings, questions, k, mode, compare)
     if as_json:
         out = [r.as_json() for r in reports_q] if len(reports_q) > 1 else reports_q[0].as_json()
-        click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(json_text(out))
         return
     keys = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", f"recall@{k}"]
     # the details below are for the chosen mode, or for it with the reranker when one is given

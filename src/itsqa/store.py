@@ -30,6 +30,7 @@ from typing import Any
 
 from . import __version__, lexical
 from .errors import BadIndexError, IndexLockedError, ItsqaError
+from .jsonio import json_text
 
 # 2: term vectors for query expansion and word-piece frequencies for reranking;
 # 3: the query stopword list beside the BM25 tables.
@@ -97,7 +98,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     try:
         os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
+            fh.write(json_text(data))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
