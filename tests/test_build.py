@@ -315,6 +315,38 @@ def _spawn(tmp_path: Path, corpus: Path, index: Path, delay: float, rebuild: boo
                             cwd=ROOT)
 
 
+@pytest.mark.parametrize("where", ["numpy", "faiss"])
+def test_a_full_disk_is_one_clear_error_and_leaves_the_previous_index(corpus_copy, tmp_path,
+                                                                      fake_encoder, monkeypatch,
+                                                                      where) -> None:
+    import errno
+
+    import faiss
+
+    from itsqa.errors import ItsqaError
+
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    before = store.current_generation(s.index_dir)
+    (corpus_copy / "2025-new.txt").write_text("A brand new source about gannets.\n",
+                                              encoding="utf-8")
+
+    def no_space(*args, **kwargs):
+        if where == "faiss":
+            raise RuntimeError("Error in faiss::FileIOWriter: fwrite failed")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(faiss if where == "faiss" else np, "write_index" if where == "faiss" else "save",
+                  no_space)
+        with pytest.raises(ItsqaError, match="cannot write the new index in .*: free some space"):
+            update_index(s)
+    assert before is not None and store.current_generation(s.index_dir) == before
+    assert sorted(p.name for p in s.index_dir.iterdir() if p.name.startswith("gen-")) == [before.name]
+    assert not [p for p in s.index_dir.iterdir() if p.name.startswith(".")]  # no half-written one
+    assert "2025-new.txt" in update_index(s).added
+
+
 def test_killed_build_leaves_previous_index(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)

@@ -17,7 +17,7 @@ from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
 from .config import ChunkSettings, Settings
 from .corpus import Document, SourceFile, SourceMeta, load_metadata, read_document, scan, skip_reason
 from .embedding import ModelSpec, export_works, load_encoder, model_spec, token_counter, wordpiece_df
-from .errors import BadIndexError, CorpusError, UsageError
+from .errors import BadIndexError, CorpusError, ItsqaError, UsageError
 from .furniture import STRANDED, Span
 
 Note = Callable[[str], None]
@@ -275,6 +275,15 @@ def update_index(
         return _write(settings, spec, p, manifest, gen, progress, note, t0)
 
 
+def _write_failure(index_dir: Path, exc: OSError) -> str:
+    """Why writing the index failed, in words: numpy reports a full disk as a short write."""
+    try:
+        full = shutil.disk_usage(index_dir).free < 1024 * 1024
+    except OSError:
+        full = False
+    return "no space left on the device" if full else (exc.strerror or str(exc))
+
+
 def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any] | None,
            gen: Path | None, progress: ProgressFactory | None, note: Note | None,
            t0: float) -> BuildReport:
@@ -391,7 +400,10 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         import faiss
 
         np.save(tmp / "embeddings.npy", vectors, allow_pickle=False)
-        faiss.write_index(store.make_faiss_index(vectors), str(tmp / "vectors.faiss"))
+        try:
+            faiss.write_index(store.make_faiss_index(vectors), str(tmp / "vectors.faiss"))
+        except RuntimeError as exc:  # FAISS reports a failed write this way
+            raise OSError("FAISS could not write vectors.faiss") from exc
         (tmp / "chunks.json").write_text(
             json.dumps([c.__dict__ for c in records], ensure_ascii=False), encoding="utf-8")
         (tmp / "units.json").write_text(json.dumps(units), encoding="utf-8")
@@ -419,6 +431,11 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
                                             if n not in skipped_kept}},
         })
         store.commit_generation(settings.index_dir, tmp, new_manifest)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ItsqaError(f"cannot write the new index in {settings.index_dir} "
+                         f"({_write_failure(settings.index_dir, exc)}): free some space or choose "
+                         "another --index; the index there before is unchanged") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
