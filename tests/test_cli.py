@@ -87,6 +87,30 @@ def test_a_line_break_in_a_path_or_file_name_keeps_errors_and_warnings_on_one_li
     assert "warning: skipped bad\\nname.docx: not a supported format (.txt .md .html .pdf)" in lines
 
 
+def test_thousands_of_skipped_files_give_a_short_list_of_warnings(runner, tmp_path, monkeypatch,
+                                                                   fake_encoder) -> None:
+    from itsqa.cli import WARNINGS_SHOWN
+
+    monkeypatch.chdir(tmp_path)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Puffins nest on the cliffs.\n", encoding="utf-8")
+    for i in range(WARNINGS_SHOWN + 30):
+        (corpus / f"empty{i:03}.txt").write_text("", encoding="utf-8")
+    result = invoke(runner, ["index"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == WARNINGS_SHOWN + 1
+    assert warned[-1].startswith("warning: … and 30 more")
+    (corpus / "good.txt").write_text("Puffins and gannets nest on the cliffs.\n", encoding="utf-8")
+    for i in range(WARNINGS_SHOWN + 30):
+        (corpus / f"empty{i:03}.txt").write_text(" ", encoding="utf-8")  # changed: checked again
+    result = invoke(runner, ["index", "--json"])
+    assert len(json.loads(result.stdout)["warnings"]) == WARNINGS_SHOWN + 30
+    rows = json.loads(invoke(runner, ["sources", "--json"]).stdout)
+    assert sum(r["status"] == "skipped" for r in rows) == WARNINGS_SHOWN + 30
+
+
 def test_corpus_that_is_a_file(runner, tmp_path, monkeypatch, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")

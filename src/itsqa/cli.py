@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,19 @@ def _settings(ctx: click.Context, corpus: Path | None, index: Path | None) -> Se
 def _err(msg: str) -> None:
     """One line on stderr, even where a file name in it holds a line break."""
     click.echo(msg.replace("\r", "\\r").replace("\n", "\\n"), err=True)
+
+
+# A folder of thousands of files that cannot be sources would bury the answer under as many
+# warnings: stderr shows this many, then how many more (`itsqa sources` and --json list them all).
+WARNINGS_SHOWN = 20
+
+
+def _warn(warnings: Sequence[str]) -> None:
+    for w in warnings[:WARNINGS_SHOWN]:
+        _err(f"warning: {w}")
+    if len(warnings) > WARNINGS_SHOWN:
+        _err(f"warning: … and {len(warnings) - WARNINGS_SHOWN} more (`itsqa sources` lists every "
+             "source and why it is skipped)")
 
 
 @contextmanager
@@ -165,8 +178,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
     settings = _settings(ctx, corpus, index_dir)
     with _progress(not as_json) as progress:
         report = update_index(settings, rebuild=rebuild, progress=progress, note=_err)
-    for w in report.warnings:
-        _err(f"warning: {w}")
+    _warn(report.warnings)
     if as_json:
         click.echo(json_text(report.as_json()))
         return
@@ -204,8 +216,7 @@ def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus:
     q = _clean_question(question)
     with _progress(not as_json) as progress:
         opened = open_index(settings, refresh=not no_refresh, note=_err, progress=progress)
-    for w in opened.report.warnings if opened.report else ():  # what the refresh skipped or ignored
-        _err(f"warning: {w}")
+    _warn(opened.report.warnings if opened.report else [])  # what the refresh skipped or ignored
     retriever = opened.retriever
     limit = retriever.index.manifest["model"].get("max_seq_length", 256)
     answer = retriever.ask(q, k=k, mode=mode)
@@ -245,8 +256,7 @@ def sources_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None,
 
     settings = _settings(ctx, corpus, index_dir)
     rows, warnings = list_sources(settings)
-    for w in warnings:
-        _err(f"warning: {w}")
+    _warn(warnings)
     if as_json:
         click.echo(json_text([r.as_json() for r in rows]))
         return
