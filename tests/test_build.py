@@ -282,6 +282,38 @@ def test_html_and_pdf_sources_are_cited(tmp_path, fake_encoder):
     assert r.index.texts["report.pdf"][hit.citation.start : hit.citation.end] == hit.text
 
 
+def _encrypted(pdf: bytes, user_password: str, algorithm: str) -> bytes:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_encrypted_pdfs_open_without_a_password_or_are_skipped_saying_why(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pdf = make_pdf([["Cover page."], ["The lighthouse programme trained four hundred diplomats."]])
+    # An owner password only (printing or editing restricted), as many published PDFs have:
+    # AES needs the `cryptography` package, which pypdf[crypto] brings.
+    (corpus / "aes.pdf").write_bytes(_encrypted(pdf, "", "AES-256"))
+    (corpus / "rc4.pdf").write_bytes(_encrypted(pdf, "", "RC4-128"))
+    (corpus / "locked.pdf").write_bytes(_encrypted(pdf, "secret", "AES-128"))
+    report = update_index(make_settings(corpus, tmp_path))
+    assert list(report.warnings) == [
+        "skipped locked.pdf: it is protected by a password: save a copy without one"]
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert {c.source for c in loaded.chunks} == {"aes.pdf", "rc4.pdf"}
+    assert any("lighthouse programme" in c.text for c in loaded.chunks if c.source == "aes.pdf")
+
+
 SLOW_BUILD = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})

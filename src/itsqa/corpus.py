@@ -301,6 +301,10 @@ def _read_html(data: bytes) -> tuple[str, SourceMeta]:
     )
 
 
+class _Unreadable(Exception):
+    """A source that can never be read as it is; the message says why, for the warning."""
+
+
 def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]:
     import logging
 
@@ -311,7 +315,16 @@ def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]
     pdf_log = logging.getLogger("pypdf")
     if not pdf_log.handlers:
         pdf_log.addHandler(logging.NullHandler())
+    from pypdf.errors import FileNotDecryptedError
+
     reader = PdfReader(str(path))
+    if reader.is_encrypted:
+        try:  # most encrypted PDFs restrict only editing and open with an empty password
+            opened = bool(reader.decrypt(""))
+        except FileNotDecryptedError:
+            opened = False
+        if not opened:
+            raise _Unreadable("it is protected by a password: save a copy without one")
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
     pos = 0
@@ -361,6 +374,8 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
                 warnings.append(
                     f"{sf.name} is not UTF-8: read as {encoding}; save it as UTF-8 to silence this"
                 )
+    except _Unreadable as exc:
+        return None, [skipped(sf.name, str(exc))]
     except Exception as exc:  # a broken PDF or HTML file must not stop the build
         return None, [skipped(sf.name, f"cannot be parsed as {sf.format} ({type(exc).__name__}: {exc})")]
     # Extracted text (PDF, HTML) can carry lone surrogates; one replacement character for each
