@@ -276,12 +276,14 @@ def update_index(
 
 
 def _write_failure(index_dir: Path, exc: OSError) -> str:
-    """Why writing the index failed, in words: numpy reports a full disk as a short write."""
+    """Why writing the index failed, and what to do: numpy reports a full disk as a short write."""
     try:
         full = shutil.disk_usage(index_dir).free < 1024 * 1024
     except OSError:
         full = False
-    return "no space left on the device" if full else (exc.strerror or str(exc))
+    if full:
+        return "no space left on the device): free some space or choose another --index"
+    return f"{exc.strerror or exc}): choose another --index or fix this one's permissions"
 
 
 def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any] | None,
@@ -434,8 +436,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ItsqaError(f"cannot write the new index in {settings.index_dir} "
-                         f"({_write_failure(settings.index_dir, exc)}): free some space or choose "
-                         "another --index; the index there before is unchanged") from exc
+                         f"({_write_failure(settings.index_dir, exc)}; the index there before is "
+                         "unchanged") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
