@@ -111,7 +111,7 @@ def test_the_project_question_set_is_well_formed_and_grounded() -> None:
         assert tech in f" {everything} ", f"no question about {tech.strip()}"
 
 
-def test_beir_loader_checks_layout(tmp_path: Path) -> None:
+def test_beir_loader_checks_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(QuestionSetError):
         load_beir(tmp_path)
     (tmp_path / "qrels").mkdir()
@@ -120,6 +120,9 @@ def test_beir_loader_checks_layout(tmp_path: Path) -> None:
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\n")
     ds = load_beir(tmp_path)
     assert ds.qrels == {"q1": {"d1": 2}} and ds.corpus["d1"] == ("T", "x")
+    assert ds.name == tmp_path.name
+    monkeypatch.chdir(tmp_path)
+    assert load_beir(Path(".")).name == tmp_path.name  # not "" for the folder one is in
     # Windows line ends and a blank line are read as they are meant.
     (tmp_path / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\n\r\n")
     assert load_beir(tmp_path).qrels == {"q1": {"d1": 1}}

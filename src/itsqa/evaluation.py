@@ -443,7 +443,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     qrels = {q: d for q, d in qrels.items() if q in queries}
     if not qrels:
         raise QuestionSetError(f"{folder}: no judged queries")
-    return BeirDataset(folder.name, corpus, queries, qrels)
+    return BeirDataset(folder.resolve().name, corpus, queries, qrels)  # "." named as its folder
 
 
 @dataclass(frozen=True)
