@@ -129,3 +129,37 @@ def test_a_killed_builds_leftovers_go_at_the_next_build_even_with_nothing_to_do(
     assert report.embedded == 0 and not report.added  # nothing to rebuild
     assert not leftover.exists()
     assert store.current_generation(s.index_dir) == gen and gen is not None and gen.is_dir()
+
+
+def test_a_generation_removed_while_it_is_read_is_retried_from_the_new_one(
+        corpus_copy: Path, tmp_path: Path, fake_encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that commits a new generation removes the old one, possibly while a reader is
+    checking it: the reader must move on to the new one, not fail with FileNotFoundError."""
+    import shutil
+
+    s = settings_for(corpus_copy, tmp_path)
+    update_index(s)
+    old = store.current_generation(s.index_dir)
+    assert old is not None
+    real_digest = store.file_digest
+    swapped: list[Path] = []
+
+    def digest_while_a_build_swaps(path: Path) -> str:
+        if not swapped:  # as a concurrent build would: new generation in place, old one gone
+            new = s.index_dir / (old.name + "-next")
+            shutil.copytree(old, new)
+            (s.index_dir / store.CURRENT).write_text(json.dumps({"generation": new.name}))
+            shutil.rmtree(old)
+            swapped.append(new)
+        return real_digest(path)
+
+    monkeypatch.setattr(store, "file_digest", digest_while_a_build_swaps)
+    loaded = store.load(s.index_dir)
+    assert swapped and loaded is not None and loaded.path == swapped[0]
+    # and where no build moved CURRENT on, a vanished file is a damaged index, named as such
+    def vanished(path: Path) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(store, "file_digest", vanished)
+    with pytest.raises(BadIndexError, match="cannot be read"):
+        store.load(s.index_dir)

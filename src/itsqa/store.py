@@ -247,13 +247,16 @@ def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None,
         raise BadIndexError("the index manifest lists no files")
     for rel, entry in files.items():
         p = gen / rel
-        if not p.is_file():
-            raise BadIndexError(f"index file {rel} is missing")
         size, digest = entry
-        if p.stat().st_size != size:
-            raise BadIndexError(f"index file {rel} has the wrong size (truncated or altered)")
-        if checksums and file_digest(p) != digest:
-            raise BadIndexError(f"index file {rel} does not match its checksum (altered)")
+        try:  # a concurrent build may remove this generation at any moment: missing, not a crash
+            if not p.is_file():
+                raise BadIndexError(f"index file {rel} is missing")
+            if p.stat().st_size != size:
+                raise BadIndexError(f"index file {rel} has the wrong size (truncated or altered)")
+            if checksums and file_digest(p) != digest:
+                raise BadIndexError(f"index file {rel} does not match its checksum (altered)")
+        except OSError as exc:
+            raise BadIndexError(f"index file {rel} cannot be read ({exc.strerror or exc})") from exc
 
 
 def load(index_dir: Path, *, model_key: str | None = None, attempts: int = 3,
