@@ -3,6 +3,7 @@ subprocesses with the real model (issue: hardening)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -124,16 +126,42 @@ def test_asking_an_up_to_date_index_writes_nothing(work: Path) -> None:
     assert before == after
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
-def test_read_only_index_still_answers(work: Path) -> None:
-    for p in [work / "index", *(work / "index").rglob("*")]:
-        p.chmod(0o555 if p.is_dir() else 0o444)
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` read-only for the itsqa processes: by permissions, or, for root (whom permissions
+    do not stop, as in CI), by a read-only bind mount of it over itself."""
+    if os.geteuid() != 0:
+        for p in [folder, *folder.rglob("*")]:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p in [folder, *folder.rglob("*")]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+        return
+    bind = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip("root, and no read-only bind mount here: permissions would not stop a write")
     try:
-        assert ask_json(work, "quantum")["results"]
-        one_line_error(itsqa(work, "index", "--rebuild"), 1, "cannot write")
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True)
+        if ro.returncode != 0:
+            pytest.skip("root, and the bind mount cannot be made read-only here")
+        yield
     finally:
-        for p in [work / "index", *(work / "index").rglob("*")]:
-            p.chmod(0o755 if p.is_dir() else 0o644)
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_read_only_index_still_answers(work: Path) -> None:
+    (work / "corpus" / "new.txt").write_text("Gannets nest on the cliffs.\n", encoding="utf-8")
+    with read_only(work / "index"):
+        with pytest.raises(OSError):  # the folder really is read-only to this process too
+            (work / "index" / "probe").write_text("x")
+        proc = itsqa(work, "ask", "quantum", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["results"] and json.loads(proc.stdout)["stale"]
+        assert "read-only: answering from it as it is" in proc.stderr
+        one_line_error(itsqa(work, "index", "--rebuild"), 1, "cannot write")
+    (work / "corpus" / "new.txt").unlink()
 
 
 # -- damaged indexes ------------------------------------------------------------------------
