@@ -276,14 +276,17 @@ def update_index(
 
 
 def _write_failure(index_dir: Path, exc: OSError) -> str:
-    """Why writing the index failed, and what to do: numpy reports a full disk as a short write."""
+    """The error for a failed write of the index, naming its cause and what to do (numpy reports
+    a full disk as a short write, so the free space is looked at)."""
     try:
         full = shutil.disk_usage(index_dir).free < 1024 * 1024
     except OSError:
         full = False
-    if full:
-        return "no space left on the device): free some space or choose another --index"
-    return f"{exc.strerror or exc}): choose another --index or fix this one's permissions"
+    why, todo = (("no space left on the device", "free some space or choose another --index")
+                 if full else
+                 (exc.strerror or str(exc), "choose another --index or fix this one's permissions"))
+    return (f"cannot write the new index in {index_dir} ({why}): {todo}; the index there before "
+            "is unchanged")
 
 
 def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any] | None,
@@ -435,9 +438,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         store.commit_generation(settings.index_dir, tmp, new_manifest)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ItsqaError(f"cannot write the new index in {settings.index_dir} "
-                         f"({_write_failure(settings.index_dir, exc)}; the index there before is "
-                         "unchanged") from exc
+        raise ItsqaError(_write_failure(settings.index_dir, exc)) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -27,9 +27,14 @@ def _settings(ctx: click.Context, corpus: Path | None, index: Path | None) -> Se
     return base.with_paths(corpus, index)
 
 
+def _one_line(msg: str) -> str:
+    """A message as one line, even where a file name or a library's message in it holds a line
+    break (shown as \\n, as render shows one in a path)."""
+    return msg.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _err(msg: str) -> None:
-    """One line on stderr, even where a file name in it holds a line break."""
-    click.echo(msg.replace("\r", "\\r").replace("\n", "\\n"), err=True)
+    click.echo(_one_line(msg), err=True)
 
 
 # A folder of thousands of files that cannot be sources would bury the answer under as many
@@ -104,8 +109,7 @@ class Failure(click.ClickException):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
-        # A path or a library's message may hold a line break; the error stays one line.
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+        super().__init__(_one_line(message))
 
 
 class Misuse(Failure):
