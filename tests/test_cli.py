@@ -81,7 +81,7 @@ def test_a_line_break_in_a_path_or_file_name_keeps_errors_and_warnings_on_one_li
     corpus.mkdir()
     (corpus / "good.txt").write_text("Puffins nest on the cliffs.\n", encoding="utf-8")
     (corpus / "bad\nname.docx").write_bytes(b"PK")
-    result = runner.invoke(cli, ["index"], env={"ITSQA_DEBUG": ""}, catch_exceptions=False)
+    result = invoke(runner, ["index"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()  # stdout and stderr, as a terminal shows them
     assert "warning: skipped bad\\nname.docx: not a supported format (.txt .md .html .pdf)" in lines
