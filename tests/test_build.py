@@ -217,6 +217,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     (corpus / "link.txt").symlink_to(outside)
     (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
     (corpus / "ring").symlink_to(corpus / "ring")
+    os.mkfifo(corpus / "pipe.txt")  # reading it would wait for a writer forever
     report = update_index(make_settings(corpus, tmp_path))
     w = "\n".join(report.warnings)
     assert "binary.txt" in w and "empty.txt" in w and "latin1.txt" in w and "notes.docx" in w
@@ -232,6 +233,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     assert "link.txt" in w and "symbolic link" in w
     assert "skipped loop.txt: a symbolic link that loops" in w, w
     assert "skipped ring: a symbolic link that loops" in w, w
+    assert "skipped pipe.txt: not a regular file (a pipe, socket or device)" in w, w
     assert "hidden" not in w and "draft" not in w
     loaded = store.load(tmp_path / "index")
     assert loaded is not None

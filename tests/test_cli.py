@@ -16,8 +16,12 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, args: list[str], env: dict[str, str] | None = None):
-    return runner.invoke(cli, args, env={"ITSQA_DEBUG": "", **(env or {})}, catch_exceptions=False)
+def invoke(runner: CliRunner, args: list[str], env: dict[str, str] | None = None,
+           color: bool = False):
+    """`color`: keep escape sequences in the output as a terminal gets them (the runner strips
+    them by default, as click does for output that is not a terminal)."""
+    return runner.invoke(cli, args, env={"ITSQA_DEBUG": "", **(env or {})}, catch_exceptions=False,
+                         color=color)
 
 
 def assert_one_line_error(result, code: int, *words: str) -> None:
@@ -85,6 +89,25 @@ def test_a_line_break_in_a_path_or_file_name_keeps_errors_and_warnings_on_one_li
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()  # stdout and stderr, as a terminal shows them
     assert "warning: skipped bad\\nname.docx: not a supported format (.txt .md .html .pdf)" in lines
+
+
+def test_escape_sequences_in_a_file_name_reach_the_terminal_as_text(runner, tmp_path,
+                                                                     monkeypatch, fake_encoder):
+    """A file name can hold what a terminal would act on (retitle the window, ring, clear the
+    screen, turn the name round): warnings and errors show it as escapes instead."""
+    monkeypatch.chdir(tmp_path)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Puffins nest on the cliffs.\n", encoding="utf-8")
+    (corpus / "a\x1b]0;pwned\x07\u202egpj.docx").write_bytes(b"PK")
+    result = invoke(runner, ["index"], color=True)
+    assert result.exit_code == 0, result.output
+    assert not any(c in result.output for c in "\x1b\x07\u202e"), repr(result.output)
+    assert ("warning: skipped a\\x1b]0;pwned\\x07\\u202egpj.docx: not a supported format"
+            in result.output), result.output
+    result = invoke(runner, ["ask", "q", "--corpus", "x\x1b[2J"], color=True)
+    assert_one_line_error(result, 1, "corpus folder x\\x1b[2J does not exist")
+    assert "\x1b" not in result.output
 
 
 def test_thousands_of_skipped_files_give_a_short_list_of_warnings(runner, tmp_path, monkeypatch,

@@ -18,6 +18,7 @@ from . import __version__
 from .config import Settings, from_env
 from .errors import ItsqaError, UsageError
 from .jsonio import json_text
+from .terminal import one_line
 
 PATH_DIR = click.Path(path_type=Path, file_okay=True, dir_okay=True)
 
@@ -27,14 +28,8 @@ def _settings(ctx: click.Context, corpus: Path | None, index: Path | None) -> Se
     return base.with_paths(corpus, index)
 
 
-def _one_line(msg: str) -> str:
-    """A message as one line, even where a file name or a library's message in it holds a line
-    break (shown as \\n, as render shows one in a path)."""
-    return msg.replace("\r", "\\r").replace("\n", "\\n")
-
-
 def _err(msg: str) -> None:
-    click.echo(_one_line(msg), err=True)
+    click.echo(one_line(msg), err=True)
 
 
 # A folder of thousands of files that cannot be sources would bury the answer under as many
@@ -109,7 +104,7 @@ class Failure(click.ClickException):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
-        super().__init__(_one_line(message))
+        super().__init__(one_line(message))
 
 
 class Misuse(Failure):
@@ -193,7 +188,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
     parts = [f"{len(report.added)} added", f"{len(report.changed)} changed",
              f"{len(report.removed)} removed", f"{len(report.unchanged)} unchanged"]
     why = f" (full rebuild: {report.reason})" if report.rebuilt else ""
-    click.echo(f"Indexed {settings.corpus_dir}: sources {', '.join(parts)}{why}.")
+    click.echo(f"Indexed {one_line(str(settings.corpus_dir))}: sources {', '.join(parts)}{why}.")
     click.echo(f"Passages: {report.embedded} embedded, {report.reused} reused, {report.total} in "
                f"total ({report.seconds:.1f} s).")
 

@@ -34,13 +34,14 @@ from .evaluation import (
 )
 from .jsonio import json_text
 from .retrieval import MODES, Retriever
+from .terminal import one_line
 
 PEERS = ("ten-line RAG (800-char windows, MiniLM)", "bm25s (800-char windows)")
 BEIR_PEERS = ("MiniLM dense, whole documents", "bm25s, whole documents")
 
 
 def _note(msg: str) -> None:
-    click.echo(msg, err=True)
+    click.echo(one_line(msg), err=True)
 
 
 def _explain(retriever: Retriever, mode: str) -> Any:
@@ -333,14 +334,15 @@ def _print_misses(report: EvalReport) -> None:
     click.echo(f"\nMissed at 5 ({len(misses)}):")
     for q in misses:
         rank = q.first_relevant_rank
-        click.echo(f"- {q.question.id}: {q.question.question}  "
+        click.echo(f"- {one_line(q.question.id)}: {one_line(q.question.question)}  "
                    f"[first relevant: {rank if rank else 'none in top 10'}]")
         if q.miss and q.miss.first:
             f = q.miss.first
             snippet = " ".join(f.text.split())[:100]
-            click.echo(f"    came first: {f.source}: {f.start}–{f.end} \"{snippet}…\"")
+            click.echo(f"    came first: {one_line(f.source)}: {f.start}–{f.end} "
+                       f"\"{one_line(snippet)}…\"")
         for line in q.miss.evidence if q.miss else ():
-            click.echo(f"    {line}")
+            click.echo(f"    {one_line(line)}")
 
 
 @click.command("eval")
@@ -379,7 +381,7 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
             return
         p_values = _p_against_first([r.ndcg_per_query for r in reports])
         _print_table([(r.mode, r.metrics) for r in reports], ["ndcg@10", "recall@100", "mrr@10"],
-                     f"{reports[0].name}: {reports[0].n} queries", p_values=p_values)
+                     f"{one_line(reports[0].name)}: {reports[0].n} queries", p_values=p_values)
         if p_values:
             click.echo(_P_NOTE.format(metric="nDCG@10"))
         _print_intervals(reports[0].mode, reports[0].intervals(), f"{reports[0].n} queries")
@@ -403,7 +405,7 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
     n = sum(1 for q in first.questions if q.question.answerable)
     p_values = _p_against_first([r.reciprocal_ranks() for r in reports_q])
     _print_table([(r.mode, r.metrics) for r in reports_q], keys,
-                 f"{first.name}: {n} answerable questions", p_values=p_values)
+                 f"{one_line(first.name)}: {n} answerable questions", p_values=p_values)
     if p_values:
         click.echo(_P_NOTE.format(metric="MRR@10"))
     _print_intervals(first.mode, first.intervals(), f"{n} questions")

@@ -172,8 +172,11 @@ def scan(corpus_dir: Path, exclude: Path | None = None) -> Scan:
         except RuntimeError:  # Python before 3.13 raises it for a symbolic link that loops
             result.warnings.append(skipped(rel, "a symbolic link that loops"))
             continue
-        if not stat.S_ISREG(st.st_mode):
-            continue  # a folder behind a link, a pipe, a device: never read
+        if stat.S_ISDIR(st.st_mode):
+            continue  # a folder behind a link
+        if not stat.S_ISREG(st.st_mode):  # never opened: reading a pipe would wait forever
+            result.warnings.append(skipped(rel, "not a regular file (a pipe, socket or device)"))
+            continue
         if fmt is None:
             result.warnings.append(skipped(rel, "not a supported format (.txt .md .html .pdf)"))
             continue

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from .terminal import one_line
+
 if TYPE_CHECKING:
     from .catalog import SourceRow
     from .retrieval import Answer, Citation
@@ -30,17 +32,12 @@ def _oneline(s: str) -> str:
     return " ".join(s.split())
 
 
-def _path(s: str) -> str:
-    """A file name as one line: a newline in it is shown as \\n, not as a line break."""
-    return s.replace("\n", "\\n").replace("\r", "\\r")
-
-
 def cite_line(c: Citation) -> str:
     pub = ", ".join(_oneline(x) for x in (c.publisher, c.date) if x)
     head = f"{_oneline(c.title)} — {pub}" if pub else _oneline(c.title)
     where = f"page {c.page}, " if c.page else ""
     section = f", under “{_oneline(c.section)}”" if c.section else ""
-    return f"{head}\n{_path(c.source)}: {where}characters {c.start}–{c.end}{section}"
+    return f"{head}\n{one_line(c.source)}: {where}characters {c.start}–{c.end}{section}"
 
 
 def print_answer(answer: Answer) -> None:
@@ -74,7 +71,7 @@ def print_answer(answer: Answer) -> None:
             body.stylize("bold", max(0, s - lead), max(0, e - lead))
         con.print(body)
         if h.also_in:
-            also = "; ".join(f"{_oneline(a.title)} ({_path(a.source)}: {a.start}–{a.end})"
+            also = "; ".join(f"{_oneline(a.title)} ({one_line(a.source)}: {a.start}–{a.end})"
                              for a in h.also_in)
             con.print(Text(_printable(f"also in: {also}"), style="dim"))
 
@@ -96,7 +93,7 @@ def print_sources(rows: list[SourceRow]) -> None:
 
     for r in rows:
         t = Text(f"{r.status:8} ", style="bold green" if r.status == "indexed" else "bold yellow")
-        t.append(_printable(_path(r.name)))
+        t.append(_printable(one_line(r.name)))
         con.print(t)
         meta = ", ".join(_oneline(x) for x in (r.publisher, r.date, r.format) if x)
         lines = [_oneline(r.title) + (f" — {meta}" if meta else "")]
