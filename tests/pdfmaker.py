@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import zlib
+
 
 def _escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
+def make_pdf(pages: list[list[str]], title: str = "", padding: int = 0) -> bytes:
+    """`padding`: blank bytes added to each page's drawing instructions, which read as no text
+    (the instructions are then compressed, as a real PDF's are, so the file stays small)."""
     objects: list[bytes] = []
     n_pages = len(pages)
     # 1 catalog, 2 pages, 3 font, then (page, content) pairs, then info
@@ -23,8 +27,11 @@ def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
         stream = "\n".join(ops).encode("latin-1")
         objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << "
                        f"/Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode())
-        objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream +
-                       b"\nendstream")
+        flate = b""
+        if padding:
+            stream, flate = zlib.compress(stream + b" " * padding), b" /Filter /FlateDecode"
+        objects.append(b"<< /Length " + str(len(stream)).encode() + flate + b" >>\nstream\n"
+                       + stream + b"\nendstream")
     objects.append(f"<< /Title ({_escape(title)}) /Author (Test Author) >>".encode())
     out = bytearray(b"%PDF-1.4\n")
     offsets = []

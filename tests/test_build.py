@@ -317,6 +317,27 @@ def test_encrypted_pdfs_open_without_a_password_or_are_skipped_saying_why(tmp_pa
     assert any("lighthouse programme" in c.text for c in loaded.chunks if c.source == "aes.pdf")
 
 
+def test_a_pdf_whose_pages_take_too_long_to_read_is_skipped_saying_why(tmp_path, monkeypatch,
+                                                                        fake_encoder):
+    """Pages read from their drawing instructions: a few kilobytes of PDF can inflate to
+    gigabytes of them (hours of reading), so what is read is capped, scaled by the text limit."""
+    from itsqa.corpus import PDF_CONTENT_PER_TEXT
+
+    monkeypatch.setenv("ITSQA_MAX_SOURCE_MB", "0.01")  # 10 KB of text, 200 KB of instructions
+    budget = PDF_CONTENT_PER_TEXT * 0.01 * 2**20
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pages = [["The lighthouse programme trained four hundred diplomats."]] * 3
+    (corpus / "padded.pdf").write_bytes(make_pdf(pages, padding=int(budget / 2)))
+    (corpus / "plain.pdf").write_bytes(make_pdf(pages, padding=int(budget / 4)))
+    report = update_index(make_settings(corpus, tmp_path))
+    assert list(report.warnings) == [
+        "skipped padded.pdf: its pages hold over 0.2 MB of drawing instructions, 20 times the "
+        "0.01 MB text limit (set ITSQA_MAX_SOURCE_MB to raise it)"]
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None and {c.source for c in loaded.chunks} == {"plain.pdf"}
+
+
 SLOW_BUILD = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})

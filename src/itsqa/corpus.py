@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import CorpusError, UsageError
 from .furniture import Span, find_furniture
@@ -45,9 +46,14 @@ def skip_reason(name: str, warnings: list[str]) -> str:
     return next((w[len(prefix):] for w in warnings if w.startswith(prefix)), "")
 
 
+def _mb(size: float) -> str:
+    """Bytes as megabytes to three figures: "0.01", "5", "100", "1020"."""
+    return f"{float(f'{size / 2**20:.3g}'):g}"
+
+
 def _too_big(name: str, size: int, what: str) -> str:
     return skipped(name, f"{size / 2**20:.0f} MB of {what} is over the "
-                         f"{max_text_bytes() / 2**20:g} MB limit (set ITSQA_MAX_SOURCE_MB to raise it)")
+                         f"{_mb(max_text_bytes())} MB limit (set ITSQA_MAX_SOURCE_MB to raise it)")
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,28 @@ class _Unreadable(Exception):
     """A source that can never be read as it is; the message says why, for the warning."""
 
 
+# A PDF's pages are read from their drawing instructions (content streams), which pypdf parses
+# at about 10 MB a second here. A file of a few kilobytes can make its pages share one stream
+# that inflates to 75 MB (pypdf's limit for one stream), so page count or file size bound
+# nothing: the instructions read are capped instead, at this many times the text limit (100 MB
+# by default; text takes a few times less room than the instructions that place it).
+PDF_CONTENT_PER_TEXT = 20
+
+
+def _content_bytes(page: Any) -> int:
+    """The size of a page's drawing instructions: its content streams and the form objects its
+    resources name (forms nested in forms are not counted)."""
+    contents = page.get_contents()
+    size = len(contents.get_data()) if contents is not None else 0
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    for ref in xobjects.get_object().values() if xobjects is not None else ():
+        form = ref.get_object()
+        if form.get("/Subtype") == "/Form":
+            size += len(form.get_data())
+    return size
+
+
 def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]:
     import logging
 
@@ -331,7 +359,13 @@ def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
     pos = 0
+    budget, read = PDF_CONTENT_PER_TEXT * max_text_bytes(), 0
     for page in reader.pages:
+        read += _content_bytes(page)
+        if read > budget:
+            raise _Unreadable(f"its pages hold over {_mb(budget)} MB of drawing instructions, "
+                              f"{PDF_CONTENT_PER_TEXT} times the {_mb(max_text_bytes())} MB text "
+                              "limit (set ITSQA_MAX_SOURCE_MB to raise it)")
         t = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").strip()
         if parts:
             parts.append("\n\n")
