@@ -554,6 +554,36 @@ def test_files_saved_with_a_byte_order_mark(tmp_path, fake_encoder):
             assert fh.read()[c.start : c.end] == c.text
 
 
+def test_markdown_front_matter_is_metadata_not_text(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = "Quantum sensing pilots will run in the Arctic from 2024.\n"
+    (corpus / "pilots.md").write_text("---\ntitle: Quantum pilots report\nauthor: Jane Doe\n"
+                                      "date: 2023-05-01\ntags: [quantum]\n---\n\n" + body,
+                                      encoding="utf-8")
+    (corpus / "given.md").write_text("+++\ntitle = \"Its own title\"\ndate = 2021-01-01\n+++\n"
+                                     "# Body heading\n\nPuffins count the sensors.\n",
+                                     encoding="utf-8")
+    (corpus / "sources.toml").write_text('["given.md"]\ntitle = "Given title"\n', encoding="utf-8")
+    report = update_index(make_settings(corpus, tmp_path))
+    assert report.warnings == ()
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    pilots = loaded.sources["pilots.md"]
+    assert (pilots["title"], pilots["publisher"], pilots["date"]) == (
+        "Quantum pilots report", "Jane Doe", "2023-05-01")
+    given = loaded.sources["given.md"]
+    assert (given["title"], given["date"]) == ("Given title", "2021-01-01")  # sources.toml first
+    by_source = {c.source: c for c in loaded.chunks}
+    assert by_source["pilots.md"].text == body.strip()
+    assert "title" not in by_source["given.md"].text and "+++" not in by_source["given.md"].text
+    for name in ("pilots.md", "given.md"):
+        c = by_source[name]
+        with open(corpus / name, encoding="utf-8") as fh:
+            assert fh.read()[c.start : c.end] == c.text
+        assert "title" not in c.heading and "date" not in c.heading
+
+
 def test_expansion_terms_follow_the_corpus_and_are_reused(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)

@@ -18,7 +18,7 @@ from .config import ChunkSettings, Settings
 from .corpus import Document, SourceFile, SourceMeta, load_metadata, read_document, scan, skip_reason
 from .embedding import ModelSpec, export_works, load_encoder, model_spec, token_counter, wordpiece_df
 from .errors import BadIndexError, CorpusError, ItsqaError, UsageError
-from .furniture import STRANDED, Span
+from .furniture import FRONT_MATTER, STRANDED, Span
 
 Note = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -148,10 +148,10 @@ def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -
 
 
 def furniture_to_drop(spans: Sequence[Span], cfg: ChunkSettings) -> list[Span]:
-    """The furniture spans the chunker skips, as the settings ask."""
-    if not cfg.drop_furniture:
-        return []
-    return [sp for sp in spans if cfg.drop_stranded or sp.rule != STRANDED]
+    """The furniture spans the chunker skips, as the settings ask (front matter always: it is
+    metadata, not page furniture the settings can keep for an ablation)."""
+    return [sp for sp in spans if sp.rule == FRONT_MATTER or (
+        cfg.drop_furniture and (cfg.drop_stranded or sp.rule != STRANDED))]
 
 
 def source_label(entry: dict[str, Any], with_publisher: bool) -> str:

@@ -12,7 +12,7 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 # Bump when the chunking, furniture or context rules change, so existing indexes are rebuilt.
-CHUNK_RULES_VERSION = 14
+CHUNK_RULES_VERSION = 15
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorpusError, UsageError
-from .furniture import Span, find_furniture
+from .frontmatter import FrontMatter, read_front_matter
+from .furniture import FRONT_MATTER, Span, find_furniture
 
 METADATA_FILE = "sources.toml"
 TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
@@ -310,6 +311,9 @@ def _read_html(data: bytes) -> tuple[str, SourceMeta]:
     )
 
 
+_MD_TITLE = re.compile(r"(?m)^#\s+(.+?)\s*#*\s*$")  # a Markdown file's first "# Title"
+
+
 class _Unreadable(Exception):
     """A source that can never be read as it is; the message says why, for the warning."""
 
@@ -395,6 +399,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     pages: tuple[tuple[int, int], ...] = ()
     own = SourceMeta(title="")
     encoding = "utf-8"
+    front: FrontMatter | None = None
     try:
         if sf.format == "pdf":
             text, pages, own = _read_pdf(sf.path)
@@ -405,8 +410,14 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
         else:
             text, encoding = decode_text(data)
             if sf.format == "markdown":
-                heading = re.search(r"(?m)^#\s+(.+?)\s*#*\s*$", text)
+                front = read_front_matter(text)
+                heading = _MD_TITLE.search(text, front.end if front else 0)
                 own = SourceMeta(title=heading.group(1).strip() if heading else "")
+                if front is not None and front.end:
+                    own = SourceMeta(title=front.title or own.title, publisher=front.publisher,
+                                     date=front.date, url=front.url)
+                if front is not None and front.warning:
+                    warnings.append(f"{sf.name}: {front.warning}")
             if encoding != "utf-8":
                 warnings.append(
                     f"{sf.name} is not UTF-8: read as {encoding}; save it as UTF-8 to silence this"
@@ -432,6 +443,9 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
         note=given.note,
     )
     furniture = tuple(find_furniture(text))
+    if front is not None and front.end:  # metadata, not text: kept out of the passages
+        furniture = (Span(0, front.end, FRONT_MATTER),
+                     *(sp for sp in furniture if sp.start >= front.end))
     doc = Document(sf.name, sf.path, sf.format, digest, sf.size, sf.mtime_ns, text, merged,
                    furniture, pages, encoding)
     return doc, warnings

@@ -62,6 +62,8 @@ _FULL_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 # A Markdown heading: the chunker's sign of a section, and never page chrome.
 MD_HEADING = re.compile(r"^#{1,6}\s")
 STRANDED = "stranded fragment"
+# The metadata block atop a Markdown file (frontmatter.py), kept out of the passages like furniture.
+FRONT_MATTER = "front matter"
 STRANDED_LINES = 3
 STRANDED_CHARS = 200
 
