@@ -242,6 +242,27 @@ def test_edit_add_remove_followed_by_the_very_next_ask(workdir: Path) -> None:
     assert report["chunks"]["embedded"] == 0
 
 
+def test_ligatures_from_a_pdf_are_read_as_plain_letters(workdir: Path) -> None:
+    """PDF text is full of ligatures ("ﬁnancial"): the model and BM25 read them as the letters
+    a user types, and the vectors are keyed by the text as the model reads it."""
+    source = workdir / "corpus" / "2024-flood-finance.txt"
+    plain = "The financial office will finance efficient flood defences along the Thames.\n"
+    source.write_text(plain, encoding="utf-8")
+    assert json.loads(run_cli(workdir, "index", "--json").stdout)["chunks"]["embedded"] == 1
+    ligatures = plain.replace("ffi", "\ufb03").replace("fi", "\ufb01").replace("fl", "\ufb02")
+    assert "ﬁnancial" in ligatures and "eﬃcient" in ligatures and "ﬂood" in ligatures
+    source.write_text(ligatures, encoding="utf-8")
+    report = json.loads(run_cli(workdir, "index", "--json").stdout)
+    assert report["sources"]["changed"] == ["2024-flood-finance.txt"]
+    assert report["chunks"]["embedded"] == 0  # the same text to the model: its vector is reused
+    for mode in ("hybrid", "dense", "bm25"):
+        proc = run_cli(workdir, "ask", "financial office flood defences", "--json", "--mode", mode)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        assert out["results"][0]["source"] == "corpus/2024-flood-finance.txt", (mode, out)
+        assert out["missing_words"] == []
+
+
 def _quantum_in_top3(proc: subprocess.CompletedProcess[str]) -> bool:
     assert proc.returncode == 0, proc.stderr
     return any("National Quantum Strategy" in r["text"]

@@ -107,6 +107,20 @@ def test_ampersand_abbreviations_are_one_word(text: str, tokens: list[str]) -> N
     assert lexical.tokenize(text, frozenset({"the", "and"})) == tokens
 
 
+@pytest.mark.parametrize("text,plain", [
+    ("The ﬁnancial ofﬁce, eﬃcient ﬂood", "The financial office, efficient flood"),  # PDF ligatures
+    ("ＡＩ ｓｔｒａｔｅｇｙ", "AI strategy"),  # full-width letters
+    ("Zu\u0308rich", "Z\u00fcrich"),  # a decomposed accent, as macOS file names have it
+])
+def test_text_is_read_in_nfkc_as_the_model_reads_it(text: str, plain: str) -> None:
+    stop = frozenset({"the"})
+    assert lexical.tokenize(text, stop) == lexical.tokenize(plain, stop)
+    assert lexical.content_words(text, stop) == lexical.content_words(plain, stop)
+    from itsqa.evaluation import fold
+
+    assert fold(text) == fold(plain)
+
+
 def test_an_ampersand_abbreviation_finds_its_passage(tmp_path: Path) -> None:
     texts = ["Research and trade links.", "Deliver new solutions with FCDO R&D investment.",
              "The S&T Framework sets out the vision."]

@@ -16,7 +16,15 @@ from . import lexical, store
 from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
 from .config import ChunkSettings, Settings
 from .corpus import Document, SourceFile, SourceMeta, load_metadata, read_document, scan, skip_reason
-from .embedding import ModelSpec, export_works, load_encoder, model_spec, token_counter, wordpiece_df
+from .embedding import (
+    ModelSpec,
+    export_works,
+    load_encoder,
+    model_spec,
+    model_text,
+    token_counter,
+    wordpiece_df,
+)
 from .errors import BadIndexError, CorpusError, ItsqaError, UsageError
 from .furniture import FRONT_MATTER, STRANDED, Span
 
@@ -206,7 +214,8 @@ def context_fitter(count: Callable[[str], int], budget: int) -> Callable[[str], 
 
 
 def _embed_hash(spec: ModelSpec, text: str) -> str:
-    return hashlib.sha256(f"{spec.key}\0{text}".encode()).hexdigest()[:32]
+    """The key of a vector: the model and the text exactly as the model reads it (normalised)."""
+    return hashlib.sha256(f"{spec.key}\0{model_text([text])[0]}".encode()).hexdigest()[:32]
 
 
 def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:

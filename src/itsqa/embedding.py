@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -107,6 +108,13 @@ def model_spec(settings: Settings) -> ModelSpec:
     return _spec_for(_bundled_model_path(), DEFAULT_MODEL_NAME)
 
 
+def model_text(texts: Sequence[str]) -> list[str]:
+    """Texts as the model reads them: NFKC-normalised, so a ligature that PDF text is full of
+    ("ﬁnancial"), a full-width letter or a decomposed accent reads as the plain letters the
+    model's vocabulary holds, and not as an unknown word piece."""
+    return [unicodedata.normalize("NFKC", t) for t in texts]
+
+
 @lru_cache(maxsize=8)
 def _tokenizer(path: Path, max_length: int | None) -> Any:
     from tokenizers import Tokenizer
@@ -126,7 +134,7 @@ def token_counter(spec: ModelSpec) -> Callable[[str], int]:
     tok = _tokenizer(spec.path / "tokenizer.json", None)
 
     def count(text: str) -> int:
-        return len(tok.encode(text, add_special_tokens=False).ids)
+        return len(tok.encode(unicodedata.normalize("NFKC", text), add_special_tokens=False).ids)
 
     return count
 
@@ -138,7 +146,7 @@ def wordpiece_df(spec: ModelSpec, texts: Sequence[str]) -> np.ndarray:
 
     tok = _tokenizer(spec.path / "tokenizer.json", None)
     df = np.zeros(tok.get_vocab_size(), dtype=np.int32)
-    for enc in tok.encode_batch(list(texts), add_special_tokens=False):
+    for enc in tok.encode_batch(model_text(texts), add_special_tokens=False):
         if enc.ids:
             df[np.unique(np.asarray(enc.ids, dtype=np.int64))] += 1
     return df
@@ -188,8 +196,9 @@ class SentenceTransformerEncoder:
         import numpy as np
 
         out = []
+        texts = model_text(texts)
         for i in range(0, len(texts), batch_size):
-            batch = list(texts[i : i + batch_size])
+            batch = texts[i : i + batch_size]
             out.append(self.model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
                                          convert_to_numpy=True, show_progress_bar=False))
             if progress:
@@ -202,7 +211,7 @@ class SentenceTransformerEncoder:
         import numpy as np
 
         out = []
-        for text in texts:
+        for text in model_text(texts):
             feats = self.model.tokenize([text])
             ids = feats["input_ids"][0]
             n = int(feats["attention_mask"][0].sum())
@@ -323,6 +332,7 @@ class OnnxEncoder:
                progress: Callable[[int], None] | None = None) -> np.ndarray:
         import numpy as np
 
+        texts = model_text(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), 0), dtype=np.float32)
         rows: list[np.ndarray] = []
@@ -343,6 +353,7 @@ class OnnxEncoder:
     def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         import numpy as np
 
+        texts = model_text(texts)
         out: list[TokenVectors | None] = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for i in range(0, len(order), 8):  # small batches: less padding, faster on few cores

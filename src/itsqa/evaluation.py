@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'"})
 
 
 def fold(text: str) -> str:
-    """Lower case; curly apostrophes as straight ones; every run of characters other than letters,
-    digits, £ and $ becomes one space. Letters outside a-z are kept as letters (é stays é)."""
-    lowered = text.translate(_APOSTROPHES).lower()
+    """NFKC ("ﬁ" as "fi"); lower case; curly apostrophes as straight ones; every run of characters
+    other than letters, digits, £ and $ becomes one space. Letters outside a-z are kept as letters
+    (é stays é)."""
+    lowered = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
     out = []
     for ch in lowered:
         out.append(ch if (ch.isalnum() or ch in "£$") else " ")

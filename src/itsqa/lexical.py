@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 # "AT&T"), which would otherwise vanish: their parts are single letters.
 _TOKEN = re.compile(r"(?u)\b[^\W\d_]{1,3}&[^\W\d_]{1,3}\b|\b\w\w+\b")
 # Bump when `tokenize` changes, so that indexes rebuild their BM25 tables.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 K1 = 1.5
 B = 0.75
 # Expansion: up to PER_WORD corpus words with cosine >= THRESHOLD to a query word, each adding
@@ -68,14 +69,17 @@ def query_stopwords() -> list[str]:
 
 
 def tokenize(text: str, stopwords: frozenset[str], stem: bool = True) -> list[str]:
-    """Lower-case words of two or more characters, stopwords removed, Snowball-stemmed."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+    """Lower-case words of two or more characters, stopwords removed, Snowball-stemmed. NFKC
+    first, as the model reads text: "ﬁnancial" (a PDF's ligature) is "financial"."""
+    words = [w for w in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+             if w not in stopwords]
     return list(_stemmer().stemWords(words)) if stem and words else words
 
 
 def content_words(text: str, stopwords: frozenset[str], lower: bool = True) -> list[str]:
     """The words of `text` that expansion works with: as `tokenize` finds them, unstemmed, and
     not numbers (in their own case when not `lower`)."""
+    text = unicodedata.normalize("NFKC", text)
     found = _TOKEN.findall(text.lower() if lower else text)
     return [w for w in found if w.lower() not in stopwords and not w.isdigit()]
 

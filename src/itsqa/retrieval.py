@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,7 @@ def display_path(corpus_dir: Path, name: str) -> str:
 
 
 def fold_words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("’", "'"))
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower().replace("’", "'"))
 
 
 def _shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
