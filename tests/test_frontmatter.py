@@ -38,6 +38,8 @@ def test_yaml_front_matter_gives_title_authors_date_and_url_and_where_it_ends() 
     ("+++\ntitle = \"Hugo page\"\ndate = 2023-03-22\nauthor = [\"A\", \"B\"]\n+++\nBody",
      ("Hugo page", "A, B", "2023-03-22")),
     ("---\ndate: 2023-03\n---\n", ("", "", "2023-03")),
+    ("---\ntitle: >-\n  A title folded\n  over two lines\nauthor:\n- Ann\n- Bo\n---\nBody",
+     ("A title folded over two lines", "Ann, Bo", "")),  # a block scalar; items at column 0
     ("---\n---\nBody", ("", "", "")),  # empty, still a block to leave out
 ])
 def test_forms_of_front_matter(text: str, expected: tuple[str, str, str]) -> None:

@@ -19,9 +19,10 @@ _CLOSE = {"---": re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M), "+++": re.compile(
 # Past this, a file that opens with `---` is taken to open with a rule, not with front matter.
 MAX_CHARS = 64 * 1024
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
-_ITEM = re.compile(r"^[ \t]+-[ \t]+(.*?)[ \t]*$")
+_ITEM = re.compile(r"^[ \t]*-[ \t]+(.*?)[ \t]*$")
 # Lines a YAML mapping is made of: a top-level key, an indented line, a list item, a comment.
 _YAML_LINE = re.compile(r"^(?:[A-Za-z_][\w-]*[ \t]*:(?:[ \t].*)?|[ \t].*|-(?:[ \t].*)?|#.*|)$")
+_BLOCK_SCALAR = re.compile(r"[>|][-+]?")  # `title: >-` then the title on indented lines
 _ISO = re.compile(r"(\d{4}(?:-\d{2}(?:-\d{2})?)?)(?:[T ][\d:.+\-Z ]*)?")
 FIELDS = {"title": "title", "author": "author", "authors": "author", "publisher": "publisher",
           "date": "date", "url": "url", "link": "url", "canonical_url": "url"}
@@ -49,23 +50,26 @@ def _unquote(value: str) -> str:
 
 def _yaml_fields(block: str) -> dict[str, object]:
     out: dict[str, object] = {}
-    key = ""
+    key, folded = "", False
     for line in block.split("\n"):
-        item = _ITEM.match(line)
         listed = out.get(key) if key else None
-        if item and isinstance(listed, list):
-            listed.append(_unquote(item.group(1)))
+        if isinstance(listed, list) and (line[:1] in (" ", "\t") or
+                                         (not folded and line.startswith("- "))):
+            item = None if folded else _ITEM.match(line)
+            if folded or item:  # `- item` lines, or the lines of a `>` or `|` block
+                listed.append(_unquote(item.group(1)) if item else line.strip())
             continue
         m = _KEY.match(line)
         if not m:
             key = "" if line[:1] not in (" ", "\t") else key
             continue
         key, value = m.group(1).lower(), (m.group(2) or "").strip()
+        folded = bool(_BLOCK_SCALAR.fullmatch(value))
         if key not in FIELDS or key in out:
             key = ""
             continue
-        if not value:
-            out[key] = []  # a list follows, one `- item` a line
+        if not value or folded:  # a list follows, one `- item` a line, or a block of text
+            out[key] = _Folded() if folded else []
         elif value.startswith("[") and value.endswith("]"):
             out[key] = [_unquote(v) for v in value[1:-1].split(",") if v.strip()]
         else:
@@ -73,7 +77,13 @@ def _yaml_fields(block: str) -> dict[str, object]:
     return out
 
 
+class _Folded(list[str]):
+    """The lines of a `>` or `|` block: one text, not a list of items."""
+
+
 def _text(value: object) -> str:
+    if isinstance(value, _Folded):
+        return " ".join(" ".join(value).split())
     if isinstance(value, list):
         return ", ".join(v for v in (_text(x) for x in value) if v)
     return " ".join(value.split()) if isinstance(value, str) else ""
@@ -96,7 +106,6 @@ def read_front_matter(text: str) -> FrontMatter | None:
         return None
     block = text[opened.end() : close.start()]
     end = close.end() + (1 if text[close.end() : close.end() + 1] == "\n" else 0)
-    warning = ""
     if opened.group(1) == "+++":
         try:
             fields: dict[str, object] = {k.lower(): v for k, v in tomllib.loads(block).items()
@@ -113,7 +122,8 @@ def read_front_matter(text: str) -> FrontMatter | None:
         name = FIELDS[key]
         if name not in got or not got[name]:
             got[name] = _date(value) if name == "date" else _text(value)
-    if fields.get("date") not in (None, "", []) and not got.get("date") and not warning:
+    warning = ""
+    if fields.get("date") not in (None, "", []) and not got.get("date"):
         warning = (f"its front matter date {_text(fields['date']) or fields['date']!r} is not a date "
                    "such as 2023, 2023-03 or 2023-03-22: ignored")
     return FrontMatter(end, title=got.get("title", ""),
