@@ -554,6 +554,20 @@ def test_files_saved_with_a_byte_order_mark(tmp_path, fake_encoder):
             assert fh.read()[c.start : c.end] == c.text
 
 
+@pytest.mark.parametrize("text,title", [
+    ("# Quantum plan ##\n\nBody.", "Quantum plan"),  # closing hashes are not the title
+    ("Intro.\n\n#   Spaced  out  \n", "Spaced  out"),
+    ("# C#\n", "C#"),  # a hash no space sets apart is the title's own
+    ("#\n\nNot a title, a paragraph.\n", ""),  # an empty heading does not reach past its line
+    ("## Two\n# One\n", "One"),
+    ("# a" + " " * 60_000 + "b\n", "a" + " " * 60_000 + "b"),  # over 20 s before; no timed test
+])
+def test_a_markdown_title_is_its_first_level_one_heading(text: str, title: str) -> None:
+    from itsqa.corpus import markdown_title
+
+    assert markdown_title(text) == title
+
+
 def test_markdown_front_matter_is_metadata_not_text(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -70,3 +70,14 @@ def test_bad_fields_are_ignored_with_a_warning_and_nothing_is_evaluated() -> Non
     broken = read_front_matter("+++\ntitle = \n+++\nBody")  # not TOML: its text is kept
     assert broken is not None and broken.end == 0 and broken.title == ""
     assert "does not read as TOML front matter" in broken.warning
+
+
+
+@pytest.mark.parametrize("line,title", [
+    ("title: a" + " " * 60_000 + "b  # a note", "a b"),  # 15 s to read before (by hand; no timed test)
+    ("title:\t'quoted # not a comment'   ", "quoted # not a comment"),
+    ("title:   spaced   ", "spaced"),
+])
+def test_values_lose_surrounding_space_and_a_trailing_comment(line: str, title: str) -> None:
+    fm = read_front_matter(f"---\n{line}\nauthor:\n  -   Ann  \n---\n")
+    assert fm is not None and (fm.title, fm.publisher) == (title, "Ann")

@@ -83,11 +83,13 @@ def is_heading(line: str) -> bool:
         return True
     if _BULLET.match(line) and not re.match(r"^\d+[.)]\s", line):
         return False
+    if len(line) > 80:  # before the patterns: _ASIDE backtracks through a long run of spaces
+        return False
     if _DATELINE.match(line):
         return False  # "11 April 2023" above an article dates it; it is not a section
     # A closing bracket ends a heading when it closes an aside: "Artificial intelligence (AI)".
     core = _ASIDE.sub("", line)
-    return bool(core) and len(line) <= 80 and len(line.split()) <= 12 and not _TERMINAL.search(core)
+    return bool(core) and len(line.split()) <= 12 and not _TERMINAL.search(core)
 
 
 HEADING_JOIN = " › "
