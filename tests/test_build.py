@@ -330,12 +330,18 @@ def test_a_pdf_whose_pages_take_too_long_to_read_is_skipped_saying_why(tmp_path,
     pages = [["The lighthouse programme trained four hundred diplomats."]] * 3
     (corpus / "padded.pdf").write_bytes(make_pdf(pages, padding=int(budget / 2)))
     (corpus / "plain.pdf").write_bytes(make_pdf(pages, padding=int(budget / 4)))
+    # Pages cost time however empty: at most 5,000 per MB of the text limit, here 50.
+    (corpus / "blank-pages.pdf").write_bytes(make_pdf([["."]] * 51))
+    (corpus / "enough-pages.pdf").write_bytes(make_pdf([["Puffins."]] + [["."]] * 49))
     report = update_index(make_settings(corpus, tmp_path))
-    assert list(report.warnings) == [
+    assert sorted(report.warnings) == [
+        "skipped blank-pages.pdf: it has 51 pages, over the 50 that the 0.01 MB text limit allows "
+        "(set ITSQA_MAX_SOURCE_MB to raise it)",
         "skipped padded.pdf: its pages hold over 0.2 MB of drawing instructions, 20 times the "
         "0.01 MB text limit (set ITSQA_MAX_SOURCE_MB to raise it)"]
     loaded = store.load(tmp_path / "index")
-    assert loaded is not None and {c.source for c in loaded.chunks} == {"plain.pdf"}
+    assert loaded is not None
+    assert {c.source for c in loaded.chunks} == {"plain.pdf", "enough-pages.pdf"}
 
 
 SLOW_BUILD = textwrap.dedent("""

@@ -340,6 +340,10 @@ class _Unreadable(Exception):
 # nothing: the instructions read are capped instead, at this many times the text limit (100 MB
 # by default; text takes a few times less room than the instructions that place it).
 PDF_CONTENT_PER_TEXT = 20
+# Each page costs about a millisecond to read however little it holds, and a 50 MB file can hold
+# 370,000 empty ones (six minutes): at most this many pages per MB of the text limit (25,000 by
+# default, about 25 s; a document with 5 MB of text has a few thousand pages).
+PDF_PAGES_PER_MB = 5000
 
 
 def _content_bytes(page: Any) -> int:
@@ -376,6 +380,11 @@ def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int], ...], SourceMeta]
             opened = False
         if not opened:
             raise _Unreadable("it is protected by a password: save a copy without one")
+    most = round(PDF_PAGES_PER_MB * max_text_bytes() / 2**20)
+    if len(reader.pages) > most:
+        raise _Unreadable(f"it has {len(reader.pages):,} pages, over the {most:,} that the "
+                          f"{_mb(max_text_bytes())} MB text limit allows (set ITSQA_MAX_SOURCE_MB to "
+                          "raise it)")
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
     pos = 0
