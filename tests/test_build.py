@@ -244,6 +244,29 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     assert not again.touched
 
 
+def test_a_page_nested_too_deep_for_the_html_reader_is_skipped_saying_so(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    para = "<p>" + "The United Kingdom will expand its network of technology envoys. " * 4 + "</p>"
+
+    def page(divs: int) -> str:  # html, body, the divs and the paragraph
+        return f"<html><body>{'<div>' * divs}{para}{'</div>' * divs}</body></html>"
+
+    (corpus / "deepest-read.html").write_text(page(253), encoding="utf-8")  # 256 elements deep
+    (corpus / "too-deep.html").write_text(page(254), encoding="utf-8")
+    (corpus / "menu.html").write_text("<html><body><div><img src='a.png'></div></body></html>",
+                                      encoding="utf-8")
+    report = update_index(make_settings(corpus, tmp_path))
+    w = "\n".join(report.warnings)
+    assert "skipped too-deep.html: its elements nest more than 256 deep" in w, w
+    assert "skipped menu.html: no article text found in it" in w, w
+    assert "deepest-read.html" not in w, w
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert {c.source for c in loaded.chunks} == {"deepest-read.html"}
+    assert "technology envoys" in loaded.chunks[0].text
+
+
 def test_empty_corpus_is_an_error(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

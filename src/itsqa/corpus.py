@@ -296,11 +296,38 @@ def _looks_binary(data: bytes) -> bool:
     return bool(head) and control / len(head) > 0.1
 
 
+# libxml2, which trafilatura parses with, gives up on elements nested deeper than this and
+# returns no text at all for the page.
+HTML_MAX_DEPTH = 256
+
+
+def html_too_deep(html: str) -> bool:
+    """Whether the page's elements nest deeper than HTML_MAX_DEPTH, read by libxml2 with its
+    depth limit lifted (huge_tree): milliseconds even for a page nested a million deep."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(html, etree.HTMLParser(huge_tree=True))
+    except (etree.Error, ValueError):
+        return False
+    if root is None:
+        return False
+    depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > HTML_MAX_DEPTH:
+            return True
+    return False
+
+
 def _read_html(data: bytes) -> tuple[str, SourceMeta]:
     import trafilatura  # lazy: only HTML sources need it
 
     html, _ = decode_text(data)
     text = trafilatura.extract(html, include_comments=False, include_tables=True) or ""
+    if not text.strip() and html_too_deep(html):
+        raise _Unreadable(f"its elements nest more than {HTML_MAX_DEPTH} deep, deeper than the HTML "
+                          "reader follows: save the article as .txt or .md")
     meta = trafilatura.extract_metadata(html)
     return text, SourceMeta(
         title=(meta.title if meta and meta.title else ""),
