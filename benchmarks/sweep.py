@@ -38,6 +38,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("BM25 only", {}, {"mode": "bm25"}),
     ("fusion: reciprocal rank (k=60)", {}, {"fusion": "rrf"}),
     ("fusion: dense weight 0.5", {}, {"dense_weight": 0.5}),
+    ("no score regularisation (neighbours' scores)", {}, {"regularise_weight": 0.0}),
     ("pooling: best vector only", {}, {"dense_pool": "max"}),
     ("no sentence vectors", {"sentence_vectors": False}, {}),
     ("no title/heading context", {"passage_context": False}, {}),

@@ -778,3 +778,50 @@ def test_bm25_weighs_the_title_above_the_body(tmp_path, fake_encoder):
         scores[repeats] = {r.index.chunks[i].source: float(got[i]) for i in range(len(got))}
     assert scores[1]["a.txt"] == pytest.approx(scores[1]["b.txt"])
     assert scores[2]["a.txt"] > scores[2]["b.txt"] > 0
+
+
+def test_each_passages_neighbours_come_from_other_sources_and_follow_edits(corpus_copy, tmp_path,
+                                                                          fake_encoder):
+    """The neighbour table (for score regularisation) is rebuilt with the index: each passage's
+    neighbours are the most similar passages of other sources, by the stored vectors."""
+    s = make_settings(corpus_copy, tmp_path)
+    for step in ("built", "removed"):
+        if step == "removed":
+            (corpus_copy / WIGGIN).unlink()
+        update_index(s)
+        r = open_index(s, refresh=False).retriever
+        chunks, rows, sims = r.index.chunks, r.index.neighbours, r.index.neighbour_sims
+        vecs = np.asarray(store.load_embeddings(r.index.path))[: len(chunks)]
+        assert rows.shape == (len(chunks), store.NEIGHBOUR_COUNT)
+        for i, c in enumerate(chunks):
+            got = [int(j) for j in rows[i] if j >= 0]
+            assert got and all(chunks[j].source != c.source for j in got)
+            assert np.allclose(sims[i, : len(got)], vecs[got] @ vecs[i], atol=1e-5)
+            assert list(sims[i, : len(got)]) == sorted(sims[i, : len(got)], reverse=True)
+            others = [j for j, o in enumerate(chunks) if o.source != c.source and j not in got]
+            assert all(vecs[j] @ vecs[i] <= sims[i, len(got) - 1] + 1e-6 for j in others)
+        assert all(c.source != WIGGIN for c in chunks) or step == "built"
+
+
+def test_regularisation_lifts_a_passage_whose_neighbours_also_match():
+    """Fused z-score + weight x the cosine-weighted mean z of the passage's neighbours; a
+    passage with none keeps its own z as their mean; weight 0 leaves the scores alone."""
+    from itsqa.retrieval import Retriever
+
+    fused = np.array([1.0, 1.0, 0.8, -0.5, -1.3])
+    rows = np.array([[3, -1], [2, 3], [1, 0], [0, -1], [-1, -1]], dtype=np.int32)
+    sims = np.array([[0.5, 0], [0.9, 0.1], [0.9, 0.2], [0.5, 0], [0, 0]], dtype=np.float32)
+    index = SimpleNamespace(neighbours=rows, neighbour_sims=sims)
+    r = Retriever(replace(Settings(), regularise_weight=0.5), index, lambda: None)
+    got = r.regularise(fused)
+    z = (fused - fused.mean()) / fused.std()
+    expected = z + 0.5 * np.array([z[3], (0.9 * z[2] + 0.1 * z[3]) / 1.0,
+                                   (0.9 * z[1] + 0.2 * z[0]) / 1.1, z[0], z[4]])
+    assert np.allclose(got, expected)
+    assert got[1] > got[0]  # tied on fused score; passage 1's neighbours match, passage 0's do not
+    off = Retriever(replace(Settings(), regularise_weight=0.0), index, lambda: None)
+    assert np.array_equal(off.regularise(fused), fused)
+    lone = SimpleNamespace(neighbours=np.full((5, 2), -1, dtype=np.int32),
+                           neighbour_sims=np.zeros((5, 2), dtype=np.float32))
+    alone = Retriever(Settings(), lone, lambda: None).regularise(fused)
+    assert list(np.argsort(-alone, kind="stable")) == list(np.argsort(-fused, kind="stable"))

@@ -39,7 +39,8 @@ def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
     assert list(rows[:, 0]) == [0, 1, 2]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "format", "model", "mismatch"])
+@pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "format", "model", "mismatch",
+                                    "neighbours"])
 def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_encoder,
                                     damage: str) -> None:
     s = settings_for(corpus_copy, tmp_path)
@@ -71,6 +72,15 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
         m = json.loads(manifest_file.read_text())
         m["files"]["chunks.json"] = [(gen / "chunks.json").stat().st_size,
                                      store.file_digest(gen / "chunks.json")]
+        manifest_file.write_text(json.dumps(m))
+    elif damage == "neighbours":
+        # a neighbour naming a passage that does not exist, checksums updated to match
+        table = np.load(gen / store.NEIGHBOURS)
+        table[0, 0] = len(table)
+        np.save(gen / store.NEIGHBOURS, table)
+        m = json.loads(manifest_file.read_text())
+        m["files"][store.NEIGHBOURS] = [(gen / store.NEIGHBOURS).stat().st_size,
+                                        store.file_digest(gen / store.NEIGHBOURS)]
         manifest_file.write_text(json.dumps(m))
     with pytest.raises(BadIndexError):
         store.load(s.index_dir, model_key=original_key)
@@ -163,3 +173,23 @@ def test_a_generation_removed_while_it_is_read_is_retried_from_the_new_one(
     monkeypatch.setattr(store, "file_digest", vanished)
     with pytest.raises(BadIndexError, match="cannot be read"):
         store.load(s.index_dir)
+
+
+@pytest.mark.parametrize("exact_max", [store.NEIGHBOUR_EXACT_MAX, 0])
+def test_passage_neighbours_are_the_most_similar_of_other_sources(exact_max: int) -> None:
+    """Exact search and the HNSW path (forced with exact_max=0) give each passage its most
+    similar passages of other sources, best first, -1 where there is none with a positive
+    cosine."""
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(60, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    sources = [f"s{i % 4}" for i in range(60)]
+    rows, sims = store.passage_neighbours(vecs, sources, k=5, exact_max=exact_max)
+    assert rows.shape == sims.shape == (60, 5) and rows.dtype == np.int32
+    for i in range(60):
+        cos = vecs @ vecs[i]
+        want = [j for j in np.argsort(-cos) if sources[j] != sources[i] and cos[j] > 0][:5]
+        assert list(rows[i]) == want + [-1] * (5 - len(want))
+        assert np.allclose(sims[i, : len(want)], cos[want], atol=1e-5)
+    lone, lone_sims = store.passage_neighbours(vecs[:3], ["a"] * 3, k=5)
+    assert (lone == -1).all() and (lone_sims == 0).all()

@@ -427,6 +427,10 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         store.save_terms(tmp, terms, stems, term_vectors)
         np.save(tmp / store.WORDPIECE_DF, wordpiece_df(spec, [c.text for c in records]),
                 allow_pickle=False)
+        neighbours, neighbour_sims = store.passage_neighbours(vectors[: len(records)],
+                                                              [c.source for c in records])
+        np.save(tmp / store.NEIGHBOURS, neighbours, allow_pickle=False)
+        np.save(tmp / store.NEIGHBOUR_SIMS, neighbour_sims, allow_pickle=False)
         new_manifest = store.manifest_base(model_info(spec, dim), settings.chunking.as_dict())
         new_manifest.update({
             "corpus": str(settings.corpus_dir.resolve()),

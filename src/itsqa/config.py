@@ -82,6 +82,10 @@ class Settings:
     dense_pool: str = "top2"
     dense_weight: float = 0.7
     rrf_k: int = 60
+    # Score regularisation (hybrid and late): each passage's fused score, standardised, gains this
+    # much of the cosine-weighted mean standardised score of its most similar passages from other
+    # sources (store.NEIGHBOUR_COUNT, found at build time). 0 turns it off.
+    regularise_weight: float = 0.1
     # Hybrid only: BM25 also counts each query word's nearest corpus words (see lexical.py).
     expansion: bool = True
     # ... and a query word that no passage holds reaches further (lexical.ABSENT_THRESHOLD).

@@ -312,6 +312,23 @@ class Retriever:
         w = self.settings.dense_weight
         return w * _standardise(d) + (1 - w) * _standardise(lex)
 
+    def regularise(self, fused: Any) -> Any:
+        """Score regularisation (Diaz, 2005; the cluster hypothesis): the fused scores as
+        z-scores, each plus `regularise_weight` x the cosine-weighted mean z-score of the
+        passage's nearest passages from other sources. A passage whose neighbours also match the
+        question gains a little; one with no neighbour keeps its own score as their mean."""
+        import numpy as np
+
+        weight = self.settings.regularise_weight
+        z = _standardise(fused)
+        rows, sims = self.index.neighbours, self.index.neighbour_sims
+        if weight <= 0 or len(z) < 2 or not rows.size:
+            return fused
+        sims = np.where(rows >= 0, sims.astype(np.float64), 0.0)
+        total = sims.sum(axis=1)
+        mean = (sims * z[np.where(rows >= 0, rows, 0)]).sum(axis=1) / np.where(total > 0, total, 1)
+        return z + weight * np.where(total > 0, mean, z)
+
     def rank(self, question: str, mode: str = "hybrid", depth: int = 100,
              qvec: Any = None) -> tuple[list[tuple[int, float]], float]:
         """(row, score) best first, and the best dense cosine (for confidence)."""
@@ -333,7 +350,8 @@ class Retriever:
         dense, top_sim = self.dense_scores(qvec if qvec is not None else self.encode_query(question))
         if mode == "dense":
             return self._top(dense, depth), top_sim
-        fused = self.fuse(dense, self.bm25_scores(question, expand=self.settings.expansion))
+        fused = self.regularise(
+            self.fuse(dense, self.bm25_scores(question, expand=self.settings.expansion)))
         if mode == "hybrid" or self.settings.rerank_depth <= 1:
             return self._top(fused, depth), top_sim
         head = self.rerank(question, fused)

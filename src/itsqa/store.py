@@ -6,6 +6,8 @@ Layout of an index folder:
     LOCK               held (flock) by the one build running
     gen-*/             one complete index: manifest.json, vectors.faiss, embeddings.npy,
                        chunks.json, units.json, sources.json, texts.json, wordpiece_df.npy,
+                       neighbours.npy + neighbour_sims.npy (each passage's most similar
+                       passages from other sources, for score regularisation),
                        bm25/ (bm25s arrays + vocab; terms.json + terms.npy: the corpus's
                        words and their vectors, for query expansion)
     models/<key>/      the ONNX export of the model, shared by generations
@@ -33,9 +35,15 @@ from .errors import BadIndexError, IndexLockedError, ItsqaError
 from .jsonio import json_text
 
 # 2: term vectors for query expansion and word-piece frequencies for reranking;
-# 3: the query stopword list beside the BM25 tables.
-FORMAT_VERSION = 3
+# 3: the query stopword list beside the BM25 tables; 4: the passage neighbour graph.
+FORMAT_VERSION = 4
 WORDPIECE_DF = "wordpiece_df.npy"
+NEIGHBOURS = "neighbours.npy"
+NEIGHBOUR_SIMS = "neighbour_sims.npy"
+# How many neighbours each passage keeps; exact search for them up to this many passages,
+# HNSW (approximate) beyond.
+NEIGHBOUR_COUNT = 10
+NEIGHBOUR_EXACT_MAX = 20_000
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
@@ -82,6 +90,8 @@ class LoadedIndex:
     units: list[tuple[int, int, int, str]]  # sentence vectors: (passage row, start, end, hash)
     owners: Any  # numpy: the passage row of every vector in the FAISS index
     wordpiece_df: Any  # numpy: in how many passages each of the model's word pieces occurs
+    neighbours: Any  # numpy (passages x NEIGHBOUR_COUNT): rows of similar passages, -1 for none
+    neighbour_sims: Any  # numpy, the same shape: their cosines (0 where there is none)
 
     @property
     def vector_hashes(self) -> list[str]:
@@ -295,6 +305,8 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
         index = faiss.read_index(str(gen / "vectors.faiss"))
         bm25 = lexical.load(gen / "bm25")
         wordpiece_df = np.load(gen / WORDPIECE_DF, allow_pickle=False)
+        neighbours = np.load(gen / NEIGHBOURS, allow_pickle=False)
+        neighbour_sims = np.load(gen / NEIGHBOUR_SIMS, allow_pickle=False)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
     dim = int(manifest.get("model", {}).get("dimension", -1))
@@ -311,10 +323,16 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
         raise BadIndexError(f"the BM25 tables in {gen.name} disagree with their vocabulary")
     if wordpiece_df.ndim != 1 or wordpiece_df.dtype.kind not in "iu":
         raise BadIndexError(f"the word-piece table in {gen.name} is malformed")
+    if (neighbours.ndim != 2 or neighbours.shape[0] != len(chunks)
+            or neighbour_sims.shape != neighbours.shape or neighbours.dtype.kind != "i"
+            or neighbour_sims.dtype.kind != "f"
+            or (neighbours.size and not (-1 <= neighbours.min() and neighbours.max() < len(chunks)))
+            or not np.isfinite(neighbour_sims).all()):
+        raise BadIndexError(f"the passage neighbour table in {gen.name} is malformed")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
     return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners,
-                       wordpiece_df)
+                       wordpiece_df, neighbours, neighbour_sims)
 
 
 def load_embeddings(gen: Path) -> Any:
@@ -347,6 +365,49 @@ def load_terms(gen: Path) -> tuple[list[str], list[str], Any]:
     if vectors.ndim != 2 or len(vectors) != len(words) or len(stems) != len(words):
         raise BadIndexError(f"the expansion terms in {gen.name} disagree with their vectors")
     return words, stems, vectors.astype(np.float32)
+
+
+def passage_neighbours(vectors: Any, sources: list[str], k: int = NEIGHBOUR_COUNT,
+                       exact_max: int = NEIGHBOUR_EXACT_MAX) -> tuple[Any, Any]:
+    """For each passage, its `k` most similar passages from other sources by cosine (the
+    vectors are normalised), best first: (rows, cosines), padded with -1 and 0 where there are
+    fewer with a positive cosine. Exact up to `exact_max` passages, HNSW beyond."""
+    import numpy as np
+
+    n = len(vectors)
+    rows = np.full((n, k), -1, dtype=np.int32)
+    sims = np.zeros((n, k), dtype=np.float32)
+    if n < 2 or k < 1:
+        return rows, sims
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    src = np.unique(np.asarray(sources), return_inverse=True)[1]
+    if n <= exact_max:
+        m = min(k, n - 1)
+        for start in range(0, n, 256):
+            block = vectors[start:start + 256] @ vectors.T
+            block[src[start:start + 256, None] == src[None, :]] = -np.inf
+            cand = np.argpartition(-block, m - 1, axis=1)[:, :m]
+            top = np.take_along_axis(block, cand, axis=1)
+            order = np.argsort(-top, axis=1, kind="stable")
+            cand, top = np.take_along_axis(cand, order, axis=1), np.take_along_axis(top, order, axis=1)
+            keep = np.isfinite(top) & (top > 0)
+            rows[start:start + 256, :m] = np.where(keep, cand, -1)
+            sims[start:start + 256, :m] = np.where(keep, top, 0)
+        return rows, sims
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    index.add(vectors)
+    found_sims, found_rows = index.search(vectors, min(n, 4 * k))
+    for i in range(n):
+        ok = (found_rows[i] >= 0) & (found_sims[i] > 0)
+        ok &= src[np.clip(found_rows[i], 0, n - 1)] != src[i]
+        got = found_rows[i][ok][:k]
+        rows[i, :len(got)] = got
+        sims[i, :len(got)] = found_sims[i][ok][:k]
+    return rows, sims
 
 
 def make_faiss_index(vectors: Any) -> Any:
