@@ -320,10 +320,10 @@ class Retriever:
         import numpy as np
 
         weight = self.settings.regularise_weight
-        z = _standardise(fused)
         rows, sims = self.index.neighbours, self.index.neighbour_sims
-        if weight <= 0 or len(z) < 2 or not rows.size:
+        if weight <= 0 or len(fused) < 2 or not rows.size:
             return fused
+        z = _standardise(fused)
         sims = np.where(rows >= 0, sims.astype(np.float64), 0.0)
         total = sims.sum(axis=1)
         mean = (sims * z[np.where(rows >= 0, rows, 0)]).sum(axis=1) / np.where(total > 0, total, 1)

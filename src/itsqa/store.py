@@ -382,23 +382,19 @@ def passage_neighbours(vectors: Any, sources: list[str], k: int = NEIGHBOUR_COUN
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     src = np.unique(np.asarray(sources), return_inverse=True)[1]
     if n <= exact_max:
-        m = min(k, n - 1)
-        for start in range(0, n, 256):
-            block = vectors[start:start + 256] @ vectors.T
-            block[src[start:start + 256, None] == src[None, :]] = -np.inf
+        m, step = min(k, n - 1), 256  # `step` rows at a time bounds the memory to step x n
+        for start in range(0, n, step):
+            block = vectors[start:start + step] @ vectors.T
+            block[src[start:start + step, None] == src[None, :]] = -np.inf
             cand = np.argpartition(-block, m - 1, axis=1)[:, :m]
             top = np.take_along_axis(block, cand, axis=1)
             order = np.argsort(-top, axis=1, kind="stable")
             cand, top = np.take_along_axis(cand, order, axis=1), np.take_along_axis(top, order, axis=1)
             keep = np.isfinite(top) & (top > 0)
-            rows[start:start + 256, :m] = np.where(keep, cand, -1)
-            sims[start:start + 256, :m] = np.where(keep, top, 0)
+            rows[start:start + step, :m] = np.where(keep, cand, -1)
+            sims[start:start + step, :m] = np.where(keep, top, 0)
         return rows, sims
-    import faiss
-
-    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index.hnsw.efSearch = HNSW_EF_SEARCH
+    index = _hnsw_index(vectors.shape[1])
     index.add(vectors)
     found_sims, found_rows = index.search(vectors, min(n, 4 * k))
     for i in range(n):
@@ -410,18 +406,22 @@ def passage_neighbours(vectors: Any, sources: list[str], k: int = NEIGHBOUR_COUN
     return rows, sims
 
 
+def _hnsw_index(dim: int) -> Any:
+    """An empty HNSW inner-product index with the project's construction and search settings."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
 def make_faiss_index(vectors: Any) -> Any:
     """Exact inner-product search for small corpora, HNSW beyond EXACT_SEARCH_MAX vectors."""
     import faiss
 
     n, dim = vectors.shape
-    index: Any
-    if n <= EXACT_SEARCH_MAX:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+    index: Any = faiss.IndexFlatIP(dim) if n <= EXACT_SEARCH_MAX else _hnsw_index(dim)
     if n:
         index.add(vectors)
     return index
