@@ -55,6 +55,16 @@ def test_misuse_and_failures_give_one_line_and_exit_code(runner, tmp_path, monke
     assert_one_line_error(invoke(runner, args), code, *words)
 
 
+def test_ask_refuses_an_index_folder_that_holds_the_corpus_before_saying_it_builds(
+        runner, tmp_path, monkeypatch, fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("The quantum strategy.", encoding="utf-8")
+    result = invoke(runner, ["ask", "quantum", "--corpus", ".", "--index", "."])
+    assert_one_line_error(result, 2, "separate --index")
+    assert "building" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
 def test_a_bad_reranker_in_the_environment_fails_before_any_work(runner, tmp_path, monkeypatch,
                                                                   fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)

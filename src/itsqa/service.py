@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import store
-from .build import BuildReport, Plan, ProgressFactory, plan, update_index
+from .build import BuildReport, Plan, ProgressFactory, check_paths, plan, update_index
 from .config import Settings
 from .embedding import load_encoder, model_spec
 from .errors import BadIndexError, CorpusError, ItsqaError
@@ -41,6 +41,7 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
     report = None
     stale = False
     if refresh:
+        check_paths(settings)  # before any note that a build is starting
         p, manifest = check(settings)
         if not p.up_to_date or manifest is None:
             if manifest is not None and not _writable(settings):
