@@ -37,6 +37,7 @@ def assert_one_line_error(result, code: int, *words: str) -> None:
 @pytest.mark.parametrize("args,code,words", [
     (["ask", ""], 2, ["question is empty"]),
     (["ask", "   \t "], 2, ["question is empty"]),
+    (["ask", "\udcff\udcfe"], 2, ["not readable text", "locale"]),
     (["ask", "quantum", "-k", "0"], 2, ["-k"]),
     (["ask", "quantum", "-k", "-3"], 2, ["-k"]),
     (["ask", "quantum", "-k", "many"], 2, ["-k"]),

@@ -68,6 +68,9 @@ def _clean_question(question: str) -> str:
     cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") and c not in "\t\n"
                       else c for c in question)
     cleaned = " ".join(cleaned.split())
+    if not cleaned and any(unicodedata.category(c) == "Cs" for c in question):
+        raise UsageError("the question is not readable text (bytes that are not valid in this "
+                         "terminal's encoding): check the terminal's locale, e.g. LANG=C.UTF-8")
     if not cleaned:
         raise UsageError("the question is empty: ask something, e.g. itsqa ask \"what are the "
                          "quantum priorities\"")
