@@ -826,3 +826,31 @@ def test_regularisation_lifts_a_passage_whose_neighbours_also_match():
                            neighbour_sims=np.zeros((5, 2), dtype=np.float32))
     alone = Retriever(Settings(), lone, lambda: None).regularise(fused)
     assert list(np.argsort(-alone, kind="stable")) == list(np.argsort(-fused, kind="stable"))
+
+
+def test_the_answer_sentence_weighs_the_questions_rare_words_with_its_meaning(tmp_path,
+                                                                            fake_encoder):
+    """Within a passage, sentences are scored as passages are: cosine fused with the idf of the
+    question's words each holds. The sentence holding the rare word the question asks about
+    is the answer although another sentence, full of the question's common words, is nearer
+    it by cosine; that one is marked as well."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    near = "The strategy says what it is about."
+    rare = "The strategy bans zeppelins over cities."
+    (corpus / "a.txt").write_text(
+        f"{near} {rare} Farmers grow wheat in the spring. Rivers flow to the sea in winter.\n",
+        encoding="utf-8")
+    for name, text in (("b.txt", "The strategy says little about farming or rivers today."),
+                       ("c.txt", "Another strategy says much about the railways of the north.")):
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    question = "What does the strategy say about zeppelins?"
+    q, a, b = fake_encoder.encode([question, near, rare])
+    assert q @ a > q @ b  # by cosine alone the other sentence would be the answer
+    ans = open_index(s, refresh=False).retriever.ask(question, k=1)
+    hit = ans.hits[0]
+    assert hit.citation.source.endswith("a.txt")
+    assert ans.best_answer == rare
+    assert sorted(hit.text[x:y] for x, y in hit.highlights) == sorted([near, rare])

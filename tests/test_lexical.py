@@ -129,3 +129,16 @@ def test_an_ampersand_abbreviation_finds_its_passage(tmp_path: Path) -> None:
     scores = lexical.scores(tables, "What does R&D fund?", 3)
     assert scores[1] > 0 and int(np.argmax(scores)) == 1
     assert int(np.argmax(lexical.scores(tables, "the S&T vision", 3))) == 2
+
+
+def test_idf_is_the_weight_bm25s_gives_a_word(tmp_path: Path) -> None:
+    """In a passage of average length holding a word once, Lucene's BM25 (which bm25s follows:
+    no (k1 + 1) numerator) scores the word idf / (1 + k1)."""
+    texts = ["alpha beta", "alpha gamma", "delta gamma", "delta epsilon"]
+    lexical.build(texts, tmp_path)
+    tables = lexical.load(tmp_path)
+    for word, row in (("alpha", 0), ("beta", 0), ("delta", 3)):
+        assert lexical.idf(tables, word, len(texts)) / (1 + lexical.K1) == pytest.approx(
+            float(lexical.scores(tables, word, len(texts))[row]), rel=1e-5)
+    assert lexical.idf(tables, "beta", 4) > lexical.idf(tables, "alpha", 4) > 0
+    assert lexical.idf(tables, "zebra", len(texts)) == 0.0

@@ -177,6 +177,19 @@ def function_stems(tables: dict[str, Any]) -> frozenset[str]:
     return found
 
 
+def idf(tables: dict[str, Any], token: str, n_docs: int) -> float:
+    """`token`'s idf over the indexed passages, by Lucene's formula (as bm25s weighs it); 0 for a
+    token no passage holds."""
+    import math
+
+    tid = tables["vocab"].get(token)
+    indptr = tables["indptr"]
+    if tid is None or tid + 1 >= len(indptr):
+        return 0.0
+    df = int(indptr[tid + 1] - indptr[tid])
+    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
+
+
 def scores(tables: dict[str, Any], query: str, n_docs: int,
            extra: dict[str, float] | None = None, function_words: bool = False) -> Any:
     """BM25 score of every passage for `query`, as bm25s computes it; plus, for expansion, each
