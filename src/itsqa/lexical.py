@@ -177,16 +177,22 @@ def function_stems(tables: dict[str, Any]) -> frozenset[str]:
     return found
 
 
+def _postings(tables: dict[str, Any], token: str) -> tuple[int, int] | None:
+    """Where `token`'s column of the score matrix lies (start, end), or None if it has none."""
+    tid = tables["vocab"].get(token)
+    indptr = tables["indptr"]
+    if tid is None or tid + 1 >= len(indptr):
+        return None
+    return int(indptr[tid]), int(indptr[tid + 1])
+
+
 def idf(tables: dict[str, Any], token: str, n_docs: int) -> float:
     """`token`'s idf over the indexed passages, by Lucene's formula (as bm25s weighs it); 0 for a
     token no passage holds."""
     import math
 
-    tid = tables["vocab"].get(token)
-    indptr = tables["indptr"]
-    if tid is None or tid + 1 >= len(indptr):
-        return 0.0
-    df = int(indptr[tid + 1] - indptr[tid])
+    span = _postings(tables, token)
+    df = span[1] - span[0] if span else 0
     return math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
 
 
@@ -198,15 +204,14 @@ def scores(tables: dict[str, Any], query: str, n_docs: int,
     import numpy as np
 
     out = np.zeros(n_docs, dtype=np.float32)
-    vocab = tables["vocab"]
-    indptr, indices, data = tables["indptr"], tables["indices"], tables["data"]
+    indices, data = tables["indices"], tables["data"]
     stops = stopset(tables, "stopwords" if function_words else "query_stopwords")
     weighted = [(tok, 1.0) for tok in tokenize(query, stops)]
     weighted += list((extra or {}).items())
     for token, weight in weighted:
-        tid = vocab.get(token)
-        if tid is None or tid + 1 >= len(indptr):
+        span = _postings(tables, token)
+        if span is None:
             continue
-        s, e = indptr[tid], indptr[tid + 1]
+        s, e = span
         np.add.at(out, indices[s:e], data[s:e] if weight == 1.0 else weight * data[s:e])
     return out
