@@ -69,7 +69,8 @@ def main() -> None:
     ap.add_argument("--bm25", type=float, default=0.69,
                     help="BM25 over the same windows: its hit@1 on the held-out set (issue 5)")
     ap.add_argument("--batches", nargs="*",
-                    default=["q77", "q103", "q130", "q150", "q170", "q190", "q210", "q230", "q250", "q270", "q290"],
+                    default=["q77", "q103", "q130", "q150", "q170", "q190", "q210", "q230", "q250",
+                             "q270", "q290"],
                     help="first question id of each batch written before the system was run on "
                          "it (README, 'Question set'); the first is where blind questions begin")
     args = ap.parse_args()
