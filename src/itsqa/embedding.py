@@ -300,6 +300,23 @@ def _feed(encs: Sequence[Any]) -> dict[str, np.ndarray]:
     }
 
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[range]:
+    """Batches over texts sorted by length: at most `batch_size` each, and a new one where a text
+    is more than twice as long as the batch's first (and 32 characters longer). A batch is padded
+    to its longest text, so a question encoded with its one-word expansion terms would otherwise
+    pay for each word as for the whole question (25% of a query's encoding time)."""
+    out: list[range] = []
+    start = 0
+    for i, n in enumerate(lengths):
+        first = lengths[start]
+        if i > start and (i - start >= batch_size or (n > 2 * first and n - first > 32)):
+            out.append(range(start, i))
+            start = i
+    if lengths:
+        out.append(range(start, len(lengths)))
+    return out
+
+
 class OnnxEncoder:
     """The exported model on onnxruntime: same vectors as sentence-transformers, no torch."""
 
@@ -336,8 +353,8 @@ class OnnxEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), 0), dtype=np.float32)
         rows: list[np.ndarray] = []
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
+        for batch in length_batches([len(texts[i]) for i in order], batch_size):
+            idx = order[batch.start : batch.stop]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
             self.truncated = self.truncated or any(e.overflowing for e in encs)
             rows.append(self.session.run(["embedding"], _feed(encs))[0])
