@@ -373,8 +373,9 @@ class OnnxEncoder:
         texts = model_text(texts)
         out: list[TokenVectors | None] = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for i in range(0, len(order), 8):  # small batches: less padding, faster on few cores
-            idx = order[i : i + 8]
+        # small batches: less padding, faster on few cores
+        for batch in length_batches([len(texts[i]) for i in order], 8):
+            idx = order[batch.start : batch.stop]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
             hidden = self.session.run(["tokens"], _feed(encs))[0]
             for j, e, h in zip(idx, encs, hidden, strict=True):
