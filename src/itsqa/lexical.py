@@ -196,6 +196,11 @@ def idf(tables: dict[str, Any], token: str, n_docs: int) -> float:
     return math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
 
 
+def query_tokens(tables: dict[str, Any], query: str, function_words: bool = False) -> list[str]:
+    """The stems of `query` that BM25 counts: function words out unless `function_words`."""
+    return tokenize(query, stopset(tables, "stopwords" if function_words else "query_stopwords"))
+
+
 def scores(tables: dict[str, Any], query: str, n_docs: int,
            extra: dict[str, float] | None = None, function_words: bool = False) -> Any:
     """BM25 score of every passage for `query`, as bm25s computes it; plus, for expansion, each
@@ -205,8 +210,7 @@ def scores(tables: dict[str, Any], query: str, n_docs: int,
 
     out = np.zeros(n_docs, dtype=np.float32)
     indices, data = tables["indices"], tables["data"]
-    stops = stopset(tables, "stopwords" if function_words else "query_stopwords")
-    weighted = [(tok, 1.0) for tok in tokenize(query, stops)]
+    weighted = [(tok, 1.0) for tok in query_tokens(tables, query, function_words)]
     weighted += list((extra or {}).items())
     for token, weight in weighted:
         span = _postings(tables, token)

@@ -504,8 +504,8 @@ class Retriever:
         """{stem: weight x idf} for the stems the question's BM25 query counts (its own at 1,
         expansion's at their weight, as ranking counts them), idf over the passages by Lucene's
         formula, as bm25s computes it."""
-        terms = {t: 1.0 for t in lexical.tokenize(
-            question, lexical.stopset(self.index.bm25, "query_stopwords"))}
+        terms = {t: 1.0 for t in lexical.query_tokens(
+            self.index.bm25, question, function_words=not self.settings.query_stopwords)}
         if self.settings.expansion:
             for stem, w in self._expansion(question).items():
                 terms[stem] = max(terms.get(stem, 0.0), w)
