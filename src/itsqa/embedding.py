@@ -7,12 +7,13 @@ Heavy imports (torch, sentence_transformers) happen only inside the functions th
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 ONNX_FILE = "model.onnx"
+TYPE_IDS = "token_type_ids"  # an input of BERT-like models' graphs only
 # The same graph after onnxruntime's optimisations, saved once so each ask skips them (~0.1 s),
 # with its weights in a file of their own: onnxruntime maps that file instead of parsing 90 MB of
 # protobuf, which cut making the session from ~0.28 s to ~0.08 s.
@@ -125,7 +127,9 @@ def _tokenizer(path: Path, max_length: int | None) -> Any:
         tok.no_padding()
     else:
         tok.enable_truncation(max_length=max_length)
-        tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        # the model's own pad token where its tokenizer names one ("<pad>" for MPNet, RoBERTa)
+        pad = tok.padding or {"pad_id": tok.token_to_id("[PAD]") or 0, "pad_token": "[PAD]"}
+        tok.enable_padding(pad_id=pad["pad_id"], pad_token=pad["pad_token"])
     return tok
 
 
@@ -238,9 +242,10 @@ class SentenceTransformerEncoder:
                 super().__init__()
                 self.transformer = transformer
 
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            def forward(self, input_ids: Any, attention_mask: Any, *type_ids: Any) -> Any:
+                extra = {"token_type_ids": type_ids[0]} if type_ids else {}
                 hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
-                                          token_type_ids=token_type_ids).last_hidden_state
+                                          **extra).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
@@ -249,10 +254,15 @@ class SentenceTransformerEncoder:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         tmp.chmod(0o755)
         try:
-            module = _Pooled(self.model[0].auto_model).eval()
+            transformer: Any = self.model[0].auto_model
+            module = _Pooled(transformer).eval()
             enc = self.model.tokenizer(["an example", "a second, longer example"], padding=True,
                                        return_tensors="pt")
-            names = ["input_ids", "attention_mask", "token_type_ids"]
+            # token type ids only for a model that reads them (BERT, MiniLM; not MPNet, RoBERTa
+            # or DistilBERT, whose export would otherwise fail)
+            names = ["input_ids", "attention_mask"]
+            if TYPE_IDS in enc and TYPE_IDS in inspect.signature(transformer.forward).parameters:
+                names.append(TYPE_IDS)
             import warnings
 
             with warnings.catch_warnings(), torch.no_grad():
@@ -289,15 +299,17 @@ class SentenceTransformerEncoder:
         return target
 
 
-def _feed(encs: Sequence[Any]) -> dict[str, np.ndarray]:
-    """The ONNX graph's inputs for a batch of (padded) tokenizer encodings."""
+def _feed(encs: Sequence[Any], inputs: Collection[str]) -> dict[str, np.ndarray]:
+    """The ONNX graph's `inputs` for a batch of (padded) tokenizer encodings."""
     import numpy as np
 
-    return {
+    feed = {
         "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
         "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
     }
+    if TYPE_IDS in inputs:
+        feed[TYPE_IDS] = np.array([e.type_ids for e in encs], dtype=np.int64)
+    return feed
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[range]:
@@ -342,6 +354,7 @@ class OnnxEncoder:
             self.tokenizer = _tokenizer(folder / "tokenizer.json", spec.max_seq_length)
         except Exception as exc:
             raise ModelError(f"cannot load the ONNX export in {folder}: {exc}") from exc
+        self.inputs = frozenset(i.name for i in self.session.get_inputs())
         self.spec = spec
         self.truncated = False  # whether any text so far was longer than the model reads
 
@@ -357,7 +370,7 @@ class OnnxEncoder:
             idx = order[batch.start : batch.stop]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
             self.truncated = self.truncated or any(e.overflowing for e in encs)
-            rows.append(self.session.run(["embedding"], _feed(encs))[0])
+            rows.append(self.session.run(["embedding"], _feed(encs, self.inputs))[0])
             if progress:
                 progress(len(idx))
         if not rows:
@@ -377,7 +390,7 @@ class OnnxEncoder:
         for batch in length_batches([len(texts[i]) for i in order], 8):
             idx = order[batch.start : batch.stop]
             encs = self.tokenizer.encode_batch([texts[j] for j in idx])
-            hidden = self.session.run(["tokens"], _feed(encs))[0]
+            hidden = self.session.run(["tokens"], _feed(encs, self.inputs))[0]
             for j, e, h in zip(idx, encs, hidden, strict=True):
                 n = int(sum(e.attention_mask))
                 out[j] = TokenVectors(np.asarray(e.ids[1 : n - 1], dtype=np.int64),
