@@ -368,3 +368,17 @@ def test_eval_beir_prints_ndcg_with_its_interval(runner, tmp_path, monkeypatch, 
     ratio = next(line for line in compared.output.splitlines()
                  if line.startswith("hybrid / bm25s, whole documents: nDCG@10"))
     assert "x (95% interval" in ratio
+
+
+@pytest.mark.parametrize("model, expected", [
+    (None, "ten-line RAG (800-char windows, MiniLM)"),
+    ("/models/all-mpnet-base-v2", "ten-line RAG (800-char windows, all-mpnet-base-v2)"),
+])
+def test_the_dense_peer_is_named_after_the_model_it_ran_on(model: str | None, expected: str) -> None:
+    from types import SimpleNamespace
+
+    from itsqa.cli_eval import PEERS, _with_model
+    from itsqa.config import DEFAULT_MODEL_NAME
+
+    index = SimpleNamespace(manifest={"model": {"name": model or DEFAULT_MODEL_NAME}})
+    assert _with_model(PEERS[0], SimpleNamespace(index=index)) == expected  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from .cli import reranker_option, with_reranker
-from .config import Settings
+from .config import DEFAULT_MODEL_NAME, Settings
 from .errors import UsageError
 from .evaluation import (
     BeirDataset,
@@ -38,6 +38,12 @@ from .terminal import one_line
 
 PEERS = ("ten-line RAG (800-char windows, MiniLM)", "bm25s (800-char windows)")
 BEIR_PEERS = ("MiniLM dense, whole documents", "bm25s, whole documents")
+
+
+def _with_model(label: str, retriever: Retriever) -> str:
+    """A dense peer's label, naming the model it really ran on where ITSQA_MODEL chose another."""
+    name = str(retriever.index.manifest.get("model", {}).get("name", DEFAULT_MODEL_NAME))
+    return label if name == DEFAULT_MODEL_NAME else label.replace("MiniLM", Path(name).name)
 
 
 def _note(msg: str) -> None:
@@ -145,7 +151,7 @@ def _peer_rankers(retriever: Retriever, k: int) -> dict[str, Any]:
                            w.start, w.end) for i, (w, s) in enumerate(hits)], conf, None
         return rank
 
-    return {PEERS[0]: make(dense), PEERS[1]: make(bm25)}
+    return {_with_model(PEERS[0], retriever): make(dense), PEERS[1]: make(bm25)}
 
 
 def _runs(settings: Settings, mode: str, compare: bool) -> list[tuple[str, str, Path | None]]:
@@ -279,7 +285,8 @@ def _beir_peers(ds: BeirDataset, retriever: Retriever, cache: Path) -> list[Beir
         os.replace(tmp, vec_file)
     bm25 = Bm25Peer(items, inputs=texts)
     out = []
-    peers: list[tuple[str, DensePeer | Bm25Peer]] = [(BEIR_PEERS[0], dense), (BEIR_PEERS[1], bm25)]
+    peers: list[tuple[str, DensePeer | Bm25Peer]] = [(_with_model(BEIR_PEERS[0], retriever), dense),
+                                                          (BEIR_PEERS[1], bm25)]
     for label, peer in peers:
         def rank_docs(q: str, p: DensePeer | Bm25Peer = peer) -> list[str]:
             return [w.key for w, _ in p.search(q, 100)]
