@@ -243,7 +243,7 @@ class SentenceTransformerEncoder:
                 self.transformer = transformer
 
             def forward(self, input_ids: Any, attention_mask: Any, *type_ids: Any) -> Any:
-                extra = {"token_type_ids": type_ids[0]} if type_ids else {}
+                extra = {TYPE_IDS: type_ids[0]} if type_ids else {}
                 hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
                                           **extra).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
