@@ -759,6 +759,33 @@ def test_neighbouring_passages_are_not_folded_as_copies(tmp_path, fake_encoder):
     assert chosen[0][2] == [2]  # the copy in b.txt folds into the passage it copies
 
 
+def test_copies_filling_the_head_of_the_ranking_still_leave_k_distinct_passages(tmp_path,
+                                                                                fake_encoder):
+    """A source that repeats one paragraph hundreds of times puts its copies first for a question
+    in its words; they fold into one result, and the other k - 1 come from further down."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    para = ("Quantum sensing programmes in the strategy. Partners will share quantum sensing work. "
+            "Quantum sensing trials will follow.")
+    (corpus / "copies.txt").write_text("\n\n".join([para] * 800) + "\n", encoding="utf-8")
+    (corpus / "other.txt").write_text("Semiconductor supply chains matter for partners.\n",
+                                      encoding="utf-8")
+    (corpus / "third.txt").write_text("Telecoms diversification is a priority.\n", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    assert len(r.index.chunks) > 100  # more copies than the first look at the ranking takes
+    answer = r.ask("quantum sensing trials with partners", k=3)
+    assert len(answer.hits) == 3
+    assert [Path(h.citation.source).name for h in answer.hits].count("copies.txt") == 1
+    # The same at the level of one ranked list: 40 copies, then a passage of its own.
+    ranked = [(row, 10.0 - 0.1 * i) for i, row in enumerate(
+        [c for c, rec in enumerate(r.index.chunks) if rec.source == "copies.txt"][:40:2])]
+    other = next(c for c, rec in enumerate(r.index.chunks) if rec.source == "other.txt")
+    chosen = r.select([*ranked, (other, 0.5)], k=2)
+    assert [row for row, _, _ in chosen] == [ranked[0][0], other]
+
+
 def test_bm25_weighs_the_title_above_the_body(tmp_path, fake_encoder):
     """A word of a source's title counts more in BM25 than the same word once in another source's
     body (the context line is indexed `bm25_context_repeats` times); counted once, they tie."""

@@ -409,9 +409,14 @@ class Retriever:
         """The top k distinct passages: near-duplicates fold into the first one's group, which
         is then shown from its earliest-dated source."""
         groups: list[tuple[int, float, list[int]]] = []
-        # Look a little past the k-th result so that copies of what is shown are listed too.
+        # Look a little past the k-th result so that copies of what is shown are listed too, and
+        # on until k distinct passages are found where copies fill the head of the ranking.
         limit = min(len(ranked), max(3 * k, k + 20)) if dedup else min(len(ranked), k)
-        for row, score in ranked[:limit]:
+        looked = 0
+        for row, score in ranked:
+            if looked >= limit and len(groups) >= k:
+                break
+            looked += 1
             if dedup:
                 sh = self._shingles_of(row)
                 home = next((g for g in groups
@@ -424,7 +429,7 @@ class Retriever:
             if len(groups) < k:
                 groups.append((row, score, []))
         out = []
-        scores = dict(ranked[:limit])
+        scores = dict(ranked[:looked])
         spread = (max(scores.values()) - min(scores.values())) if scores else 0.0
         for row, score, others in groups:
             # Cite the earliest-dated copy, unless it matches the question clearly worse than the
@@ -449,11 +454,16 @@ class Retriever:
         """The k best distinct passages for `question`, cited, with the answer marked."""
         mode = mode or self.settings.mode
         qvec = self.encode_query(question) if mode != "bm25" else None
-        ranked, top_sim = self.rank(question, mode, depth=max(100, 4 * k), qvec=qvec)
+        depth = max(100, 4 * k)
+        ranked, top_sim = self.rank(question, mode, depth=depth, qvec=qvec)
         if mode == "bm25":
             qvec = self.encode_query(question)
             top_sim = self.dense_scores(qvec)[1] if self.index.chunks else 0.0
         chosen = self.select(ranked, k)
+        if len(chosen) < k and len(ranked) >= depth < len(self.index.chunks):
+            # Copies of one passage filled the ranking's head: look through all of it.
+            ranked = self.rank(question, mode, depth=len(self.index.chunks), qvec=qvec)[0]
+            chosen = self.select(ranked, k)
         hits = []
         for i, (row, score, others) in enumerate(chosen):
             rec = self.index.chunks[row]
