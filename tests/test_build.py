@@ -160,6 +160,22 @@ def test_metadata_for_a_missing_file_is_reported(corpus_copy, tmp_path, fake_enc
                for w in report.warnings)
 
 
+def test_metadata_for_a_file_outside_the_corpus_is_reported_not_read(tmp_path, fake_encoder):
+    """An entry that names a file by a path leading out of the corpus folder (which exists there)
+    describes no source: it is reported, and the file is not indexed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (tmp_path / "outside.txt").write_text("Text outside the corpus.\n", encoding="utf-8")
+    (corpus / "a.txt").write_text("Quantum priorities.\n", encoding="utf-8")
+    (corpus / "sources.toml").write_text(
+        f'["../outside.txt"]\ntitle = "Out"\n["{tmp_path / "outside.txt"}"]\ntitle = "Abs"\n',
+        encoding="utf-8")
+    report = update_index(make_settings(corpus, tmp_path))
+    outside = [w for w in report.warnings if "which is outside" in w]
+    assert len(outside) == 2, report.warnings
+    assert report.total == 1
+
+
 def test_settings_change_or_rebuild_flag_rebuilds_fully(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     first = update_index(s)

@@ -11,7 +11,7 @@ import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import CorpusError, UsageError
@@ -257,7 +257,11 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
             if problem:
                 warnings.append(problem)
         out[name] = SourceMeta(**{k: fields.get(k, "") for k in META_FIELDS})
-        if not (corpus_dir / name).is_file():
+        if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+            warnings.append(f"{METADATA_FILE} describes {name}, which is outside {corpus_dir}: "
+                            "only files in the corpus folder are sources (name them relative "
+                            "to it)")
+        elif not (corpus_dir / name).is_file():
             warnings.append(f"{METADATA_FILE} describes {name}, but there is no such file in "
                             f"{corpus_dir}: check the name")
     return out, warnings
