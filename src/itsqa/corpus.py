@@ -257,7 +257,8 @@ def load_metadata(corpus_dir: Path) -> tuple[dict[str, SourceMeta], list[str]]:
             if problem:
                 warnings.append(problem)
         out[name] = SourceMeta(**{k: fields.get(k, "") for k in META_FIELDS})
-        if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts:
             warnings.append(f"{METADATA_FILE} describes {name}, which is outside {corpus_dir}: "
                             "only files in the corpus folder are sources (name them relative "
                             "to it)")
