@@ -225,6 +225,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
                                       encoding="utf-8")
     (corpus / "latin1.txt").write_bytes("Caf\xe9 diplomacy in M\xe1laga.\n".encode("latin-1"))
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "scanned.pdf").write_bytes(make_pdf([[]]))  # pages with no text layer
     (corpus / ".hidden.txt").write_text("hidden", encoding="utf-8")
     (corpus / "draft.txt~").write_text("temp", encoding="utf-8")
     (corpus / ".#lock.txt").write_text("temp", encoding="utf-8")
@@ -243,6 +244,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     reasons = {r.name: r.reason for r in list_sources(make_settings(corpus, tmp_path))[0]}
     assert reasons["binary.txt"] == "binary data, not text"
     assert reasons["empty.txt"] == "no text in it"
+    assert reasons["scanned.pdf"].startswith("no text in it (a scanned PDF")
     assert reasons["menu.html"] == "no article text found in it"
     assert reasons["broken.pdf"].startswith("cannot be parsed as pdf")
     assert reasons["good.txt"] == ""

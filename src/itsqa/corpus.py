@@ -486,8 +486,9 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     # keeps every offset where it was.
     text = _SURROGATE.sub("\ufffd", text)
     if not text.strip():
-        return None, [skipped(sf.name, "no article text found in it" if sf.format == "html"
-                              else "no text in it")]
+        why = {"html": "no article text found in it",
+               "pdf": "no text in it (a scanned PDF needs OCR first)"}
+        return None, [skipped(sf.name, why.get(sf.format, "no text in it"))]
     if len(text) > max_text_bytes():
         return None, [_too_big(sf.name, len(text), "text")]
     given = meta or SourceMeta(title="")
