@@ -204,6 +204,30 @@ def test_ask_json_schema_and_k_larger_than_corpus(runner, tmp_path, monkeypatch,
     assert not undocumented, f"README does not document {undocumented}"
 
 
+def test_question_unquoted_or_from_standard_input(runner, tmp_path, monkeypatch, corpus_copy,
+                                                  fake_encoder) -> None:
+    """`itsqa ask what are the quantum priorities` is the quoted question; `itsqa ask -` reads
+    it from standard input (bytes that are not UTF-8 replaced, size capped)."""
+    monkeypatch.chdir(tmp_path)
+    quoted = json.loads(invoke(runner, ["ask", "what are the quantum priorities", "--json"])
+                        .output.splitlines()[-1])
+    words = invoke(runner, ["ask", "what", "are", "the", "quantum", "priorities", "--json"])
+    assert words.exit_code == 0, words.output
+    assert json.loads(words.output.splitlines()[-1]) == quoted
+    piped = runner.invoke(cli, ["ask", "-", "--json"], input=b"what are the quantum priorities\n",
+                          env={"ITSQA_DEBUG": ""}, catch_exceptions=False)
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.output.splitlines()[-1]) == quoted
+    odd = runner.invoke(cli, ["ask", "-", "--json"], input=b"quantum \xff priorities",
+                        env={"ITSQA_DEBUG": ""}, catch_exceptions=False)
+    assert json.loads(odd.output.splitlines()[-1])["question"] == "quantum \ufffd priorities"
+    for data, words_ in [(b"", ["empty"]), (b" \n\t", ["empty"]),
+                         (b"x" * ((1 << 20) + 1), ["standard input", "MiB"])]:
+        result = runner.invoke(cli, ["ask", "-"], input=data, env={"ITSQA_DEBUG": ""},
+                               catch_exceptions=False)
+        assert_one_line_error(result, 2, *words_)
+
+
 def test_index_text_report(runner, tmp_path, monkeypatch, corpus_copy, fake_encoder) -> None:
     monkeypatch.chdir(tmp_path)
     first = invoke(runner, ["index"])

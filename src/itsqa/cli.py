@@ -64,6 +64,9 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] 
         yield factory
 
 
+STDIN_LIMIT = 1 << 20  # bytes of a question read from standard input ("itsqa ask -")
+
+
 def _clean_question(question: str) -> str:
     cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") and c not in "\t\n"
                       else c for c in question)
@@ -197,7 +200,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
 
 
 @cli.command("ask")
-@click.argument("question")
+@click.argument("words", nargs=-1, required=True, metavar="QUESTION")
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many passages to show.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "late"]), default=None,
@@ -209,12 +212,22 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
 @click.option("--no-refresh", is_flag=True, help="Answer from the index as it is, even if stale.")
 @reranker_option
 @click.pass_context
-def ask_cmd(ctx: click.Context, question: str, k: int, mode: str | None, corpus: Path | None,
-            index_dir: Path | None, as_json: bool, no_refresh: bool, reranker: Path | None) -> None:
-    """Answer QUESTION with cited passages (builds the index on first use)."""
+def ask_cmd(ctx: click.Context, words: tuple[str, ...], k: int, mode: str | None,
+            corpus: Path | None, index_dir: Path | None, as_json: bool, no_refresh: bool,
+            reranker: Path | None) -> None:
+    """Answer QUESTION with cited passages (builds the index on first use). QUESTION may be
+    quoted or not; "-" reads it from standard input."""
     from .service import open_index
 
     settings = with_reranker(_settings(ctx, corpus, index_dir), reranker)
+    question = " ".join(words)
+    if question == "-":
+        data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
+        if len(data) > STDIN_LIMIT:
+            raise UsageError(f"the question on standard input is over {STDIN_LIMIT >> 20} MiB: "
+                             "ask something shorter")
+        # bytes that are not UTF-8 become U+FFFD rather than stopping the read
+        question = data.decode("utf-8", errors="replace").strip()
     q = _clean_question(question)
     with _progress(not as_json) as progress:
         opened = open_index(settings, refresh=not no_refresh, note=_err, progress=progress)
