@@ -357,6 +357,12 @@ def test_eval_compare_tests_each_row_against_the_first(runner, tmp_path, monkeyp
     assert any(line.startswith("p: MRR@10 of each row against the first") for line in lines)
     interval = next(line for line in lines if line.startswith("95% interval (hybrid"))
     assert "over the 3 questions" in interval and "hit@1" in interval and "MRR@10" in interval
+    assert ": 3 answerable questions" in result.output
+    one = tmp_path / "one.jsonl"
+    one.write_text(questions.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    single = invoke(runner, ["eval", str(one)])
+    assert single.exit_code == 0, single.output
+    assert ": 1 answerable question\n" in single.output and "over the 1 question)" in single.output
 
 
 def test_eval_beir_prints_ndcg_with_its_interval(runner, tmp_path, monkeypatch, fake_encoder) -> None:
