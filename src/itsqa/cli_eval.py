@@ -410,13 +410,13 @@ def eval_cmd(ctx: click.Context, questions: Path | None, beir: Path | None, k: i
     # the details below are for the chosen mode, or for it with the reranker when one is given
     first = next((r for r in reports_q if r.mode.endswith("+reranker")), reports_q[0])
     n = sum(1 for q in first.questions if q.question.answerable)
+    noun = "question" if n == 1 else "questions"
     p_values = _p_against_first([r.reciprocal_ranks() for r in reports_q])
     _print_table([(r.mode, r.metrics) for r in reports_q], keys,
-                 f"{one_line(first.name)}: {n} answerable question{'s' * (n != 1)}",
-                 p_values=p_values)
+                 f"{one_line(first.name)}: {n} answerable {noun}", p_values=p_values)
     if p_values:
         click.echo(_P_NOTE.format(metric="MRR@10"))
-    _print_intervals(first.mode, first.intervals(), f"{n} question{'s' * (n != 1)}")
+    _print_intervals(first.mode, first.intervals(), f"{n} {noun}")
     kinds = first.by_kind()
     if len(kinds) > 1:
         click.echo(f"\nBy kind ({first.mode}):")
