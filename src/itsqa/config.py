@@ -90,6 +90,9 @@ class Settings:
     expansion: bool = True
     # ... and a query word that no passage holds reaches further (lexical.ABSENT_THRESHOLD).
     absent_expansion: bool = True
+    # A question word that no passage holds and no English dictionary knows is read as the
+    # nearest corpus or English word in spelling (see spelling.py).
+    spelling: bool = True
     # BM25 drops the question's function words ("what", "does", "about"; see lexical.py).
     query_stopwords: bool = True
     # Mode "late": the best `rerank_depth` hybrid passages re-scored by late interaction (each

@@ -186,13 +186,18 @@ def _postings(tables: dict[str, Any], token: str) -> tuple[int, int] | None:
     return int(indptr[tid]), int(indptr[tid + 1])
 
 
+def document_frequency(tables: dict[str, Any], token: str) -> int:
+    """How many passages hold `token` (a stem)."""
+    span = _postings(tables, token)
+    return span[1] - span[0] if span else 0
+
+
 def idf(tables: dict[str, Any], token: str, n_docs: int) -> float:
     """`token`'s idf over the indexed passages, by Lucene's formula (as bm25s weighs it); 0 for a
     token no passage holds."""
     import math
 
-    span = _postings(tables, token)
-    df = span[1] - span[0] if span else 0
+    df = document_frequency(tables, token)
     return math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
 
 

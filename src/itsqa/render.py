@@ -32,6 +32,10 @@ def _oneline(s: str) -> str:
     return " ".join(s.split())
 
 
+def _word(w: str) -> str:
+    return w if len(w) <= WORD_SHOWN else w[:WORD_SHOWN - 1] + "…"
+
+
 def cite_line(c: Citation) -> str:
     pub = ", ".join(_oneline(x) for x in (c.publisher, c.date) if x)
     head = f"{_oneline(c.title)} — {pub}" if pub else _oneline(c.title)
@@ -52,9 +56,12 @@ def print_answer(answer: Answer) -> None:
         t = Text("Answer: ", style="bold")
         t.append(_printable(answer.best_answer))
         con.print(t)
+    if answer.corrections:
+        read = "; ".join(f"“{_word(c.typed)}” as “{_word(c.read_as)}”" for c in answer.corrections)
+        con.print(Text(_printable(f"Read {read} (no source has the word as typed)."),
+                       style="italic"))
     if answer.missing_words:
-        shown = [w if len(w) <= WORD_SHOWN else w[:WORD_SHOWN - 1] + "…"
-                 for w in answer.missing_words[:MISSING_SHOWN]]
+        shown = [_word(w) for w in answer.missing_words[:MISSING_SHOWN]]
         more = len(answer.missing_words) - len(shown)
         con.print(Text(_printable("Not in any source: " + ", ".join(shown)
                                   + (f" and {more} more" if more else "")

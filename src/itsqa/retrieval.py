@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import lexical
+from . import lexical, spelling
 from .chunking import HEADING_JOIN, cited_path
 from .config import Settings
 from .embedding import Encoder
 from .errors import UsageError
+from .spelling import Correction
 from .store import ChunkRecord, LoadedIndex
 
 # hybrid: dense + BM25 (expanded); late: hybrid, then its head re-scored by late interaction.
@@ -82,10 +83,13 @@ class Answer:
     top_similarity: float = 0.0
     # Words of the question that no source contains (after stemming): matched by meaning only.
     missing_words: tuple[str, ...] = ()
+    # Mistyped words and what they were read as (see spelling.py); `question` is as typed.
+    corrections: tuple[Correction, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"question": self.question, "confident": self.confident,
                 "best_answer": self.best_answer, "missing_words": list(self.missing_words),
+                "corrections": [c.as_json() for c in self.corrections],
                 "results": [h.as_json() for h in self.hits]}
 
 
@@ -164,6 +168,7 @@ class Retriever:
         self._token_cache: dict[int, Any] = {}
         self._word_vectors: tuple[str, list[str], Any] | None = None
         self._expanded: tuple[str, dict[str, float]] | None = None
+        self._read: dict[str, tuple[str, tuple[Correction, ...]]] = {}
         self._cross_encoder: Any = None
 
     @property
@@ -222,24 +227,59 @@ class Retriever:
         return lexical.scores(self.index.bm25, question, len(self.index.chunks), extra,
                               function_words=not self.settings.query_stopwords)
 
+    def _load_terms(self) -> tuple[list[str], list[str], Any]:
+        from .store import load_terms
+
+        if self._terms is None:
+            self._terms = load_terms(self.index.path)
+        return self._terms
+
+    def read(self, question: str) -> tuple[str, tuple[Correction, ...]]:
+        """The question as it is ranked: each word that no passage holds and that looks mistyped
+        (spelling.py) read as the nearest corpus or English word; and those corrections."""
+        if not self.settings.spelling:
+            return question, ()
+        if question in self._read:
+            return self._read[question]
+        typos = [w for w in self.missing_words(question) if spelling.may_be_typo(w)]
+        fixes: list[Correction] = []
+        if typos:
+            words, stems, _ = self._load_terms()
+            stem_of = dict(zip(words, stems, strict=True))
+            tables = self.index.bm25
+
+            def frequency(word: str) -> int:
+                return lexical.document_frequency(tables, stem_of.get(word, word))
+
+            first = next(iter(_WORD.findall(question)), "")
+            for w in typos:
+                fixed = spelling.suggest(w, words, frequency,
+                                         name=spelling.looks_like_name(w, first=w == first))
+                if fixed is not None:
+                    fixes.append(Correction(w, fixed))
+        read = (spelling.apply(question, fixes), tuple(fixes))
+        # the read question reads as itself; only the last few questions are kept
+        if len(self._read) > 16:
+            self._read.clear()
+        self._read[question] = read
+        self._read.setdefault(read[0], (read[0], ()))
+        return read
+
     def _expansion(self, question: str) -> dict[str, float]:
         """{stem: weight} that expansion adds to the question's BM25 query (kept for the last
         question: ranking and marking the answer both need it)."""
-        from .store import load_terms
-
         if self._expanded is not None and self._expanded[0] == question:
             return self._expanded[1]
-        if self._terms is None:
-            self._terms = load_terms(self.index.path)
+        terms = self._load_terms()
         words = self._expansion_words(question)
         extra: dict[str, float] = {}
-        if words and self._terms[0]:
+        if words and terms[0]:
             cached = self._word_vectors
             vecs = (cached[2] if cached and cached[:2] == (question, words)
                     else self.encoder.encode(words))
             absent = (frozenset(w.lower() for w in self.missing_words(question))
                       if self.settings.absent_expansion else frozenset())
-            extra = lexical.neighbours(words, vecs, self._terms[2], self._terms[1], absent,
+            extra = lexical.neighbours(words, vecs, terms[2], terms[1], absent,
                                        lexical.function_stems(self.index.bm25))
         self._expanded = (question, extra)
         return extra
@@ -340,12 +380,14 @@ class Retriever:
 
     def rank(self, question: str, mode: str = "hybrid", depth: int = 100,
              qvec: Any = None) -> tuple[list[tuple[int, float]], float]:
-        """(row, score) best first, and the best dense cosine (for confidence)."""
+        """(row, score) best first, and the best dense cosine (for confidence). The question
+        is read with its typing errors corrected (`read`); `qvec`, if given, must be of that."""
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
         n = len(self.index.chunks)
         if n == 0:
             return [], 0.0
+        question = self.read(question)[0]
         depth = min(max(depth, 1), n)
         ranked, top_sim = self._rank_mode(question, mode, depth, qvec)
         if self.settings.reranker is not None and ranked:
@@ -453,6 +495,8 @@ class Retriever:
             ) -> Answer:
         """The k best distinct passages for `question`, cited, with the answer marked."""
         mode = mode or self.settings.mode
+        typed = question
+        question, corrections = self.read(question) if self.index.chunks else (question, ())
         qvec = self.encode_query(question) if mode != "bm25" else None
         depth = max(100, 4 * k)
         ranked, top_sim = self.rank(question, mode, depth=depth, qvec=qvec)
@@ -474,7 +518,8 @@ class Retriever:
         if highlight and hits:
             hits, best = self._highlight(question, qvec, hits)
         confident = top_sim >= self.settings.confidence_threshold
-        return Answer(question, tuple(hits), confident, best, top_sim, self.missing_words(question))
+        return Answer(typed, tuple(hits), confident, best, top_sim, self.missing_words(question),
+                      corrections)
 
     def missing_words(self, question: str) -> tuple[str, ...]:
         """The question's words (not function words or numbers) that occur in no passage, even

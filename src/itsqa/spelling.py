@@ -1,0 +1,124 @@
+"""Typing errors in a question. A mistyped word ("pirorities", "semicondutors") matches nothing
+in BM25 and reads to the model as word pieces that mean little, so it is read as the nearest word
+in spelling before anything is ranked, and the answer says so ("read 'pirorities' as
+'priorities'").
+
+Only a word that no passage holds and that is not an English word is read otherwise. What counts
+as an English word is SymSpell's English dictionary (82,765 words with their frequencies, shipped
+with symspellpy and read here as a word list, without importing it). A word in it is never
+changed, however rare, so a paraphrase's own words ("restate", "diversify", "homegrown") and
+names the list holds ("Brazil") stay as typed; a word the corpus holds is not a typing error.
+
+The nearest word is looked for among the corpus's words and the dictionary's, within
+Elasticsearch's "AUTO" fuzziness of Damerau-Levenshtein distance (optimal string alignment:
+swapping two neighbouring letters is one edit): one edit for words of three to five letters, two
+for longer ones, none for shorter. A word that looks like a name (capitalised after the question's
+first word, or with a capital inside: "TikTok", "DSIT") takes a dictionary word only one edit
+away: a general dictionary holds few names, so a name it lacks is more likely a name than a
+typing error ("TikTok" is not "tito", two edits away), while "Brtain" is still "britain". At the
+nearest distance a corpus word wins over one that is only in the dictionary (the question is
+asked of this corpus), then the more frequent, then the first in alphabetical order, so that a
+question is always read the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DICTIONARY = "frequency_dictionary_en_82_765.txt"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A word of the question as typed, and the word it was read as."""
+
+    typed: str
+    read_as: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"typed": self.typed, "read_as": self.read_as}
+
+
+def max_edits(word: str) -> int:
+    """Elasticsearch's AUTO fuzziness: 0 edits below three letters, 1 up to five, 2 beyond."""
+    return 0 if len(word) < 3 else 1 if len(word) < 6 else 2
+
+
+@lru_cache(maxsize=1)
+def dictionary() -> tuple[list[str], dict[str, int]]:
+    """SymSpell's English words, most frequent first, and {word: frequency}. Empty (no word is
+    then taken for a typing error) if symspellpy's word list cannot be found or read."""
+    spec = importlib.util.find_spec("symspellpy")
+    words: list[str] = []
+    freq: dict[str, int] = {}
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            fields = (Path(folder) / DICTIONARY).read_text(encoding="utf-8").split()
+        except OSError:
+            continue
+        for word, count in zip(fields[0::2], fields[1::2], strict=False):
+            if count.isdigit() and word not in freq:
+                words.append(word)
+                freq[word] = int(count)
+        break
+    return words, freq
+
+
+def is_word(word: str) -> bool:
+    """Whether `word` (any case) is in the English dictionary."""
+    return word.lower() in dictionary()[1]
+
+
+def may_be_typo(word: str) -> bool:
+    """Whether a word the corpus lacks could be a typing error worth reading otherwise: letters
+    only, long enough for an edit (max_edits), and not an English word. False for every word
+    when the dictionary is missing: without it no typing error can be told from a rare word."""
+    return (word.isalpha() and max_edits(word) > 0 and bool(dictionary()[1])
+            and not is_word(word))
+
+
+def looks_like_name(word: str, first: bool) -> bool:
+    """Capitalised where a sentence would not be (`first`: the question's first word), or with a
+    capital letter after its first ("TikTok", "DSIT")."""
+    return (word[:1].isupper() and not first) or any(c.isupper() for c in word[1:])
+
+
+def suggest(word: str, corpus_words: Sequence[str], corpus_frequency: Callable[[str], int],
+            name: bool = False) -> str | None:
+    """The word `word` was most likely meant to be (lower case), or None if no corpus or
+    dictionary word is within max_edits of it (within one edit for a dictionary word, if `word`
+    is a `name`)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    typed = word.lower()
+    limit = max_edits(typed)
+    if limit == 0:
+        return None
+    words, freq = dictionary()
+    best: tuple[int, int, int, str] | None = None
+    for pool, in_corpus, most in ((corpus_words, 0, limit), (words, 1, 1 if name else limit)):
+        for found, dist, _ in process.extract(typed, pool, scorer=OSA.distance,
+                                              score_cutoff=most, limit=None):
+            if found == typed or not found.isalpha():
+                continue
+            often = corpus_frequency(found) if in_corpus == 0 else freq.get(found, 0)
+            key = (int(dist), in_corpus, -often, found)
+            if best is None or key < best:
+                best = key
+    return best[3] if best else None
+
+
+def apply(question: str, corrections: Sequence[Correction]) -> str:
+    """`question` with each typed word (whole words, as typed) replaced by the word it is read
+    as; a capitalised word stays capitalised."""
+    for c in corrections:
+        fixed = c.read_as[:1].upper() + c.read_as[1:] if c.typed[:1].isupper() else c.read_as
+        question = re.sub(rf"(?<!\w){re.escape(c.typed)}(?!\w)", fixed.replace("\\", r"\\"),
+                          question)
+    return question
