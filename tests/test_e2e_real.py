@@ -269,6 +269,18 @@ def _quantum_in_top3(proc: subprocess.CompletedProcess[str]) -> bool:
                for r in json.loads(proc.stdout)["results"][:3])
 
 
+def test_a_mistyped_question_is_read_as_meant_with_the_real_model(workdir: Path) -> None:
+    proc = run_cli(workdir, "ask", "what are the quantm prorities", "--json")
+    assert _quantum_in_top3(proc)
+    out = json.loads(proc.stdout)
+    assert out["corrections"] == [{"typed": "quantm", "read_as": "quantum"},
+                                  {"typed": "prorities", "read_as": "priorities"}]
+    assert out["missing_words"] == [] and out["confident"] is True
+    # a word the dictionary knows is never changed, though no source holds it
+    out = json.loads(run_cli(workdir, "ask", "What is the capital of France?", "--json").stdout)
+    assert out["corrections"] == [] and out["confident"] is False
+
+
 def test_without_the_onnx_export_ask_falls_back_then_exports_it_again(workdir: Path) -> None:
     spec = model_spec(Settings())
     shutil.rmtree(workdir / "index" / "models")
