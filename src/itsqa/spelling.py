@@ -50,38 +50,36 @@ def max_edits(word: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def dictionary() -> tuple[list[str], dict[str, str]]:
-    """SymSpell's English words, most frequent first, and {word: frequency} (as the file gives
-    it, a string of digits: converting 82,765 of them would double the ~30 ms this takes). Empty
-    (no word is then taken for a typing error) if symspellpy's word list cannot be read."""
+def _raw() -> bytes:
+    """SymSpell's word list as it is on disk ("word count" lines, most frequent first), after a
+    line break, so that every word stands between b"\\n" and b" ". Empty if it cannot be read (no
+    word is then taken for a typing error)."""
     spec = importlib.util.find_spec("symspellpy")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         try:
-            fields = (Path(folder) / DICTIONARY).read_text(encoding="utf-8").split()
-        except (OSError, UnicodeDecodeError):
+            return b"\n" + (Path(folder) / DICTIONARY).read_bytes()
+        except OSError:
             continue
-        words = fields[0::2][: len(fields) // 2]
-        return words, dict(zip(words, fields[1::2], strict=True))
-    return [], {}
+    return b""
 
 
-def frequency(word: str) -> int:
-    """How often `word` occurs in English by the dictionary's count; 0 for a word it lacks."""
-    count = dictionary()[1].get(word, "")
-    return int(count) if count.isdigit() else 0
+@lru_cache(maxsize=1)
+def dictionary() -> list[str]:
+    """The dictionary's words, most frequent first (read only when a word needs a suggestion:
+    splitting the list takes ~20 ms, finding one word in it well under one)."""
+    return _raw().decode("utf-8", errors="replace").split()[0::2]
 
 
 def is_word(word: str) -> bool:
     """Whether `word` (any case) is in the English dictionary."""
-    return word.lower() in dictionary()[1]
+    return b"\n" + word.lower().encode("utf-8", errors="replace") + b" " in _raw()
 
 
 def may_be_typo(word: str) -> bool:
     """Whether a word the corpus lacks could be a typing error worth reading otherwise: letters
     only, long enough for an edit (max_edits), and not an English word. False for every word
     when the dictionary is missing: without it no typing error can be told from a rare word."""
-    return (word.isalpha() and max_edits(word) > 0 and bool(dictionary()[1])
-            and not is_word(word))
+    return word.isalpha() and max_edits(word) > 0 and bool(_raw()) and not is_word(word)
 
 
 def looks_like_name(word: str, first: bool) -> bool:
@@ -102,15 +100,16 @@ def suggest(word: str, corpus_words: Sequence[str], corpus_frequency: Callable[[
     limit = max_edits(typed)
     if limit == 0:
         return None
-    words = dictionary()[0]
     best: tuple[int, int, int, str] | None = None
-    for pool, in_corpus, most in ((corpus_words, 0, limit), (words, 1, 1 if name else limit)):
-        for found, dist, _ in process.extract(typed, pool, scorer=OSA.distance,
-                                              score_cutoff=most, limit=None):
+    for pool, in_corpus, most in ((corpus_words, 0, limit), (dictionary(), 1, 1 if name else limit)):
+        for found, dist, at in process.extract(typed, pool, scorer=OSA.distance,
+                                               score_cutoff=most, limit=None):
             if found == typed or not found.isalpha():
                 continue
-            often = corpus_frequency(found) if in_corpus == 0 else frequency(found)
-            key = (int(dist), in_corpus, -often, found)
+            # a corpus word by how many passages hold it; a dictionary word by its place in
+            # the list, which is in order of frequency
+            order = -corpus_frequency(found) if in_corpus == 0 else int(at)
+            key = (int(dist), in_corpus, order, found)
             if best is None or key < best:
                 best = key
     return best[3] if best else None
