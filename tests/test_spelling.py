@@ -42,6 +42,7 @@ def test_the_dictionary_is_read_from_symspellpy() -> None:
 @pytest.mark.parametrize("word,typo", [
     ("pirorities", True), ("semicondutors", True), ("Quantm", True),
     ("restate", False), ("Britain", False), ("homegrown", False),  # English words stay
+    ("İstanbul", False), ("Qué", False), ("naïve", False),  # accented, they are still words
     ("ab", False), ("R2D2", False), ("co-operate", False),  # too short, or not letters only
 ])
 def test_only_a_word_that_is_no_english_word_may_be_a_typing_error(word: str, typo: bool) -> None:
@@ -84,7 +85,7 @@ def test_apply_replaces_whole_words_and_keeps_a_capital() -> None:
     assert spelling.apply("Does Brtain's quantm plan beat quantmx?", fixes[1:]) == \
         "Does Brtain's quantum plan beat quantmx?"
     assert spelling.apply("Brtain and brtain", [Correction("Brtain", "britain")]) == \
-        "Britain and brtain"
+        "Britain and britain"
 
 
 def _retriever(root: Path, **changes):
@@ -129,3 +130,19 @@ def test_ask_prints_and_reports_the_reading(runner, tmp_path, monkeypatch, corpu
     assert out["question"] == "quantm prorities"
     assert out["corrections"] == [{"typed": "quantm", "read_as": "quantum"},
                                   {"typed": "prorities", "read_as": "priorities"}]
+
+
+def test_a_pasted_page_has_only_its_first_words_looked_up(tmp_path, corpus_copy, fake_encoder,
+                                                          monkeypatch) -> None:
+    import itsqa.spelling
+
+    looked: list[str] = []
+    real = itsqa.spelling.suggest
+    monkeypatch.setattr(itsqa.spelling, "suggest",
+                        lambda w, *a, **k: looked.append(w) or real(w, *a, **k))
+    r = _retriever(tmp_path)
+    page = " ".join(f"qzxv{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}"
+                    for i in range(3000))
+    answer = r.ask(page, k=1)
+    assert len(looked) == spelling.MOST_WORDS and answer.hits
+    assert len(answer.missing_words) == 3000

@@ -241,7 +241,8 @@ class Retriever:
             return question, ()
         if question in self._read:
             return self._read[question]
-        typos = [w for w in self.missing_words(question) if spelling.may_be_typo(w)]
+        typos = [w for w in self.missing_words(question)[: spelling.MOST_CHECKED]
+                 if spelling.may_be_typo(w)][: spelling.MOST_WORDS]
         fixes: list[Correction] = []
         if typos:
             words, stems, _ = self._load_terms()

@@ -25,12 +25,18 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 DICTIONARY = "frequency_dictionary_en_82_765.txt"
+# A pasted page can hold thousands of words that no source holds: only the first MOST_CHECKED
+# of them are checked against the dictionary (~0.1 ms each), and only the first MOST_WORDS that
+# it lacks are looked up (each look-up reads the whole list, ~10 ms).
+MOST_CHECKED = 64
+MOST_WORDS = 16
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,28 @@ def dictionary() -> list[str]:
     return _raw().decode("utf-8", errors="replace").split()[0::2]
 
 
+@lru_cache(maxsize=1)
+def _by_length() -> dict[int, tuple[list[str], list[int]]]:
+    """The dictionary's words by length: {length: (words, their places in the list)}. A word
+    more than max_edits longer or shorter cannot be within reach, and rapidfuzz compares every
+    word it is given in full (0.4 s for one 5,000-letter word against the whole list)."""
+    out: dict[int, tuple[list[str], list[int]]] = {}
+    for i, w in enumerate(dictionary()):
+        words, places = out.setdefault(len(w), ([], []))
+        words.append(w)
+        places.append(i)
+    return out
+
+
 def is_word(word: str) -> bool:
-    """Whether `word` (any case) is in the English dictionary."""
-    return b"\n" + word.lower().encode("utf-8", errors="replace") + b" " in _raw()
+    """Whether `word` (any case, and with its accents or without) is in the English dictionary:
+    "Qué" and "İstanbul" are "que" and "istanbul" written otherwise, not typing errors."""
+    raw = _raw()
+    forms = {word.lower()}
+    if not word.isascii():
+        plain = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+        forms.add(plain.lower())
+    return any(b"\n" + f.encode("utf-8", errors="replace") + b" " in raw for f in forms)
 
 
 def may_be_typo(word: str) -> bool:
@@ -100,15 +125,23 @@ def suggest(word: str, corpus_words: Sequence[str], corpus_frequency: Callable[[
     limit = max_edits(typed)
     if limit == 0:
         return None
+    n = len(typed)
+    dict_reach = 1 if name else limit
+    pools: list[tuple[list[str], list[int], int, int]] = [
+        ([w for w in corpus_words if abs(len(w) - n) <= limit], [], 0, limit)]
+    by_length = _by_length()
+    for length in range(n - dict_reach, n + dict_reach + 1):
+        if length in by_length:
+            pools.append((*by_length[length], 1, dict_reach))
     best: tuple[int, int, int, str] | None = None
-    for pool, in_corpus, most in ((corpus_words, 0, limit), (dictionary(), 1, 1 if name else limit)):
+    for pool, places, in_corpus, most in pools:
         for found, dist, at in process.extract(typed, pool, scorer=OSA.distance,
                                                score_cutoff=most, limit=None):
             if found == typed or not found.isalpha():
                 continue
             # a corpus word by how many passages hold it; a dictionary word by its place in
             # the list, which is in order of frequency
-            order = -corpus_frequency(found) if in_corpus == 0 else int(at)
+            order = -corpus_frequency(found) if in_corpus == 0 else places[at]
             key = (int(dist), in_corpus, order, found)
             if best is None or key < best:
                 best = key
@@ -116,10 +149,12 @@ def suggest(word: str, corpus_words: Sequence[str], corpus_frequency: Callable[[
 
 
 def apply(question: str, corrections: Sequence[Correction]) -> str:
-    """`question` with each typed word (whole words, as typed) replaced by the word it is read
-    as; a capitalised word stays capitalised."""
+    """`question` with each typed word (whole words, in any case) replaced by the word it is
+    read as; a capitalised word stays capitalised."""
     for c in corrections:
-        fixed = c.read_as[:1].upper() + c.read_as[1:] if c.typed[:1].isupper() else c.read_as
-        question = re.sub(rf"(?<!\w){re.escape(c.typed)}(?!\w)", fixed.replace("\\", r"\\"),
-                          question)
+        def fixed(m: re.Match[str], word: str = c.read_as) -> str:
+            return word[:1].upper() + word[1:] if m.group()[:1].isupper() else word
+
+        question = re.sub(rf"(?<!\w){re.escape(c.typed)}(?!\w)", fixed, question,
+                          flags=re.IGNORECASE)
     return question
