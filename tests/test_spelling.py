@@ -80,6 +80,15 @@ def test_a_name_takes_a_dictionary_word_only_one_edit_away() -> None:
     assert not spelling.looks_like_name("quantm", first=False)
 
 
+def test_a_correction_keeps_the_case_it_was_typed_in(tmp_path, corpus_copy,
+                                                     fake_encoder) -> None:
+    r = _retriever(tmp_path)
+    assert r.read("What did Michelle Donnelan say?") == (
+        "What did Michelle Donelan say?", (Correction("Donnelan", "Donelan"),))
+    assert r.read("DONNELAN QUANTM") == (
+        "DONELAN QUANTUM", (Correction("DONNELAN", "DONELAN"), Correction("QUANTM", "QUANTUM")))
+
+
 def test_apply_replaces_whole_words_and_keeps_a_capital() -> None:
     fixes = [Correction("Brtain's", "britain's"), Correction("quantm", "quantum")]
     assert spelling.apply("Does Brtain's quantm plan beat quantmx?", fixes[1:]) == \

@@ -257,7 +257,7 @@ class Retriever:
                 fixed = spelling.suggest(w, words, frequency,
                                          name=spelling.looks_like_name(w, first=w == first))
                 if fixed is not None:
-                    fixes.append(Correction(w, fixed))
+                    fixes.append(Correction(w, spelling.match_case(fixed, w)))
         read = (spelling.apply(question, fixes), tuple(fixes))
         # the read question reads as itself; only the last few questions are kept
         if len(self._read) > 16:

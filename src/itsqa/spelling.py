@@ -148,12 +148,19 @@ def suggest(word: str, corpus_words: Sequence[str], corpus_frequency: Callable[[
     return best[3] if best else None
 
 
+def match_case(word: str, like: str) -> str:
+    """`word` in the case of `like`: all capitals ("DSIT"), capitalised ("Donelan"), or as is."""
+    if len(like) > 1 and like.isupper():
+        return word.upper()
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
+
+
 def apply(question: str, corrections: Sequence[Correction]) -> str:
     """`question` with each typed word (whole words, in any case) replaced by the word it is
-    read as; a capitalised word stays capitalised."""
+    read as, in the case it was typed in."""
     for c in corrections:
-        def fixed(m: re.Match[str], word: str = c.read_as) -> str:
-            return word[:1].upper() + word[1:] if m.group()[:1].isupper() else word
+        def fixed(m: re.Match[str], word: str = c.read_as.lower()) -> str:
+            return match_case(word, m.group())
 
         question = re.sub(rf"(?<!\w){re.escape(c.typed)}(?!\w)", fixed, question,
                           flags=re.IGNORECASE)
