@@ -252,7 +252,8 @@ class Retriever:
             def frequency(word: str) -> int:
                 return lexical.document_frequency(tables, stem_of.get(word, word))
 
-            first = next(iter(_WORD.findall(question)), "")
+            lead = _WORD.search(question)
+            first = lead.group() if lead else ""
             for w in typos:
                 fixed = spelling.suggest(w, words, frequency,
                                          name=spelling.looks_like_name(w, first=w == first))
