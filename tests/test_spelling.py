@@ -139,6 +139,14 @@ def test_ask_prints_and_reports_the_reading(runner, tmp_path, monkeypatch, corpu
     assert out["question"] == "quantm prorities"
     assert out["corrections"] == [{"typed": "quantm", "read_as": "quantum"},
                                   {"typed": "prorities", "read_as": "priorities"}]
+    # --as-typed: the words are taken as they are, and listed as found in no source
+    result = invoke(runner, ["ask", "quantm prorities", "-k", "1", "--as-typed"])
+    assert result.exit_code == 0, result.output
+    assert "Read “" not in result.output
+    assert "Not in any source: quantm, prorities" in result.output
+    result = invoke(runner, ["ask", "quantm prorities", "-k", "1", "--json", "--as-typed"])
+    out = json.loads(result.output.splitlines()[-1])
+    assert out["corrections"] == [] and out["missing_words"] == ["quantm", "prorities"]
 
 
 def test_a_pasted_page_has_only_its_first_words_looked_up(tmp_path, corpus_copy, fake_encoder,

@@ -9,6 +9,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -210,16 +211,21 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
 @index_option
 @json_option
 @click.option("--no-refresh", is_flag=True, help="Answer from the index as it is, even if stale.")
+@click.option("--as-typed", is_flag=True,
+              help="Take every word as typed: do not read a word that no source or English "
+                   "dictionary holds as the nearest word in spelling.")
 @reranker_option
 @click.pass_context
 def ask_cmd(ctx: click.Context, words: tuple[str, ...], k: int, mode: str | None,
             corpus: Path | None, index_dir: Path | None, as_json: bool, no_refresh: bool,
-            reranker: Path | None) -> None:
+            as_typed: bool, reranker: Path | None) -> None:
     """Answer QUESTION with cited passages (builds the index on first use). QUESTION may be
     quoted or not; "-" reads it from standard input."""
     from .service import open_index
 
     settings = with_reranker(_settings(ctx, corpus, index_dir), reranker)
+    if as_typed:
+        settings = replace(settings, spelling=False)
     question = " ".join(words)
     if question == "-":
         data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
