@@ -245,12 +245,12 @@ class Retriever:
                  if spelling.may_be_typo(w)][: spelling.MOST_WORDS]
         fixes: list[Correction] = []
         if typos:
-            words, stems, _ = self._load_terms()
-            stem_of = dict(zip(words, stems, strict=True))
+            words = self._load_terms()[0]
             tables = self.index.bm25
 
             def frequency(word: str) -> int:
-                return lexical.document_frequency(tables, stem_of.get(word, word))
+                stems = lexical.tokenize(word, frozenset())
+                return lexical.document_frequency(tables, stems[0]) if stems else 0
 
             lead = _WORD.search(question)
             first = lead.group() if lead else ""
