@@ -881,7 +881,8 @@ def test_the_answer_sentence_weighs_the_questions_rare_words_with_its_meaning(tm
     it by cosine; that one is marked as well."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    near = "The strategy says what it is about."
+    # says a little more than the question (so it is no mere restatement), with its words
+    near = "The strategy says what it is about plainly."
     rare = "The strategy bans zeppelins over cities."
     (corpus / "a.txt").write_text(
         f"{near} {rare} Farmers grow wheat in the spring. Rivers flow to the sea in winter.\n",
@@ -899,3 +900,62 @@ def test_the_answer_sentence_weighs_the_questions_rare_words_with_its_meaning(tm
     assert hit.citation.source.endswith("a.txt")
     assert ans.best_answer == rare
     assert sorted(hit.text[x:y] for x, y in hit.highlights) == sorted([near, rare])
+
+
+def test_a_sentence_that_only_restates_the_question_is_not_the_answer(tmp_path, fake_encoder):
+    """A label that repeats the question's words ("Protecting our security interests.") is
+    nearest it by cosine and by the words it holds, but says nothing more: the sentence after
+    it, which does, is the answer and is marked."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    label = "Protecting our security interests."
+    meaning = "Ensuring that sensitive technology does not fall into hostile hands."
+    (corpus / "a.txt").write_text(
+        f"{label} {meaning} Farmers grow wheat in the spring and sell it in autumn.\n",
+        encoding="utf-8")
+    (corpus / "b.txt").write_text("Rivers flow to the sea in winter and in summer.\n",
+                                  encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    question = "What does protecting our security interests mean?"
+    q, a, b = fake_encoder.encode([question, label, meaning])
+    assert q @ a > q @ b  # by cosine alone the label would be the answer
+    ans = open_index(s, refresh=False).retriever.ask(question, k=1)
+    hit = ans.hits[0]
+    assert ans.best_answer == meaning
+    assert label not in [hit.text[x:y] for x, y in hit.highlights]
+
+
+def test_a_sentence_that_restates_the_question_is_the_answer_when_nothing_says_more(
+        tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Quantum sensing priorities matter. Sensing quantum priorities.\n",
+                                  encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    ans = open_index(s, refresh=False).retriever.ask("quantum sensing priorities matter", k=1)
+    assert ans.best_answer == "Quantum sensing priorities matter."
+
+
+def test_a_lead_in_answers_with_what_it_introduces(tmp_path, fake_encoder):
+    """A sentence ending in a colon introduces the answer: the one-line answer and the marks
+    carry on to the item after it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lead = "The government will deliver its diplomatic levers by engaging in:"
+    item = "• Cyber work: growing its network of cyber officers and dialogues."
+    (corpus / "a.txt").write_text(
+        f"Farmers grow wheat in the spring and sell it in autumn.\n\n{lead}\n\n{item}\n\n"
+        "• Trade work: supporting exports and attracting foreign investment.\n",
+        encoding="utf-8")
+    (corpus / "b.txt").write_text("Rivers flow to the sea in winter and in summer.\n",
+                                  encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    ans = open_index(s, refresh=False).retriever.ask("Which diplomatic levers will the government use?",
+                                                     k=1)
+    hit = ans.hits[0]
+    marked = [hit.text[x:y] for x, y in hit.highlights]
+    assert lead in marked and item in marked
+    assert ans.best_answer == f"{lead} {item}"

@@ -575,7 +575,12 @@ class Retriever:
         are: their cosine to the question (from the vectors stored at index time; encoded now
         where the index has none) fused with a lexical score, the idf of the question's terms
         each holds, by the same weights. The marks are that sentence and, where another is
-        nearer the question by cosine (or within 0.03 of it), that one too."""
+        nearer the question by cosine (or within 0.03 of it), that one too.
+
+        A sentence that only restates the question (no content word beyond the question's own
+        and expansion's: "Protecting our security interests.") is not chosen while another
+        says something more; and a lead-in ending in a colon is marked, and answers, with what
+        it introduces."""
         import numpy as np
 
         from .chunking import sentence_spans
@@ -584,6 +589,8 @@ class Retriever:
         best_text = ""
         terms = self._sentence_terms(question)
         stops = lexical.stopset(self.index.bm25)
+        function_words = lexical.stopset(self.index.bm25, "query_stopwords")
+        asked = set(terms) | set(lexical.tokenize(question, function_words))
         w = self.settings.dense_weight
         for i, h in enumerate(hits):
             stored = self._sentence_vectors(h.row)
@@ -602,11 +609,19 @@ class Retriever:
             sims = np.asarray(vecs, dtype=np.float32) @ qvec[0]
             lex = np.array([sum(terms.get(t, 0.0) for t in set(lexical.tokenize(h.text[s:e], stops)))
                             for s, e in spans], dtype=np.float32)
-            top = int(np.argmax(w * _standardise(sims) + (1 - w) * _standardise(lex)))
-            near = [j for j in range(len(spans))
-                    if j != top and sims[j] >= sims[top] - 0.03 and sims[j] > 0.2]
-            marks = [top, *sorted(near, key=lambda j: -sims[j])[:1]]
-            ranges = tuple(sorted(spans[j] for j in marks))
+            score = w * _standardise(sims) + (1 - w) * _standardise(lex)
+            says_more = np.array([bool(set(lexical.tokenize(h.text[s:e], function_words)) - asked)
+                                  for s, e in spans])
+            if says_more.any():
+                score = np.where(says_more, score, -np.inf)
+            top = int(np.argmax(score))
+            near = [j for j in range(len(spans)) if j != top and np.isfinite(score[j])
+                    and sims[j] >= sims[top] - 0.03 and sims[j] > 0.2]
+            answer = [top]
+            while h.text[slice(*spans[answer[-1]])].rstrip().endswith(":") and answer[-1] + 1 < len(spans):
+                answer.append(answer[-1] + 1)
+            marks = [*answer, *sorted(near, key=lambda j: -sims[j])[:1]]
+            ranges = tuple(sorted(set(spans[j] for j in marks)))
             out.append(Hit(h.rank, h.score, h.text, h.citation, h.heading, h.row, h.also_in, ranges))
             # The one-line answer: the best sentence of the first passage. The ranking, which
             # weighs the words as well as the meaning, chooses the passage better than one
@@ -615,5 +630,5 @@ class Retriever:
             # words weighed with the meaning choose the sentence better than the cosine alone
             # (answer_line 180 -> 188 of 267, then 14 -> 17 of 20 on a blind batch).
             if i == 0:
-                best_text = h.text[spans[top][0] : spans[top][1]]
+                best_text = " ".join(h.text[slice(*spans[j])] for j in answer)
         return out, " ".join(best_text.split()).lstrip("•·-–*▪◦ ")
