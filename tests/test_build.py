@@ -18,6 +18,7 @@ from itsqa import config, store
 from itsqa.build import update_index
 from itsqa.config import Settings
 from itsqa.errors import CorpusError
+from itsqa.retrieval import Answer
 from itsqa.service import open_index
 
 from .conftest import ROOT, FakeEncoder
@@ -873,29 +874,33 @@ def test_regularisation_lifts_a_passage_whose_neighbours_also_match():
     assert list(np.argsort(-alone, kind="stable")) == list(np.argsort(-fused, kind="stable"))
 
 
+def answer_in(tmp_path: Path, files: dict[str, str], question: str) -> Answer:
+    """Index a small corpus of `files` (name: text) and ask it `question` for one passage."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in files.items():
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    update_index(s)
+    return open_index(s, refresh=False).retriever.ask(question, k=1)
+
+
 def test_the_answer_sentence_weighs_the_questions_rare_words_with_its_meaning(tmp_path,
                                                                             fake_encoder):
     """Within a passage, sentences are scored as passages are: cosine fused with the idf of the
     question's words each holds. The sentence holding the rare word the question asks about
     is the answer although another sentence, full of the question's common words, is nearer
     it by cosine; that one is marked as well."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     # says a little more than the question (so it is no mere restatement), with its words
     near = "The strategy says what it is about plainly."
     rare = "The strategy bans zeppelins over cities."
-    (corpus / "a.txt").write_text(
-        f"{near} {rare} Farmers grow wheat in the spring. Rivers flow to the sea in winter.\n",
-        encoding="utf-8")
-    for name, text in (("b.txt", "The strategy says little about farming or rivers today."),
-                       ("c.txt", "Another strategy says much about the railways of the north.")):
-        (corpus / name).write_text(text + "\n", encoding="utf-8")
-    s = make_settings(corpus, tmp_path)
-    update_index(s)
     question = "What does the strategy say about zeppelins?"
     q, a, b = fake_encoder.encode([question, near, rare])
     assert q @ a > q @ b  # by cosine alone the other sentence would be the answer
-    ans = open_index(s, refresh=False).retriever.ask(question, k=1)
+    ans = answer_in(tmp_path, {
+        "a.txt": f"{near} {rare} Farmers grow wheat in the spring. Rivers flow to the sea in winter.",
+        "b.txt": "The strategy says little about farming or rivers today.",
+        "c.txt": "Another strategy says much about the railways of the north."}, question)
     hit = ans.hits[0]
     assert hit.citation.source.endswith("a.txt")
     assert ans.best_answer == rare
@@ -906,21 +911,14 @@ def test_a_sentence_that_only_restates_the_question_is_not_the_answer(tmp_path, 
     """A label that repeats the question's words ("Protecting our security interests.") is
     nearest it by cosine and by the words it holds, but says nothing more: the sentence after
     it, which does, is the answer and is marked."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     label = "Protecting our security interests."
     meaning = "Ensuring that sensitive technology does not fall into hostile hands."
-    (corpus / "a.txt").write_text(
-        f"{label} {meaning} Farmers grow wheat in the spring and sell it in autumn.\n",
-        encoding="utf-8")
-    (corpus / "b.txt").write_text("Rivers flow to the sea in winter and in summer.\n",
-                                  encoding="utf-8")
-    s = make_settings(corpus, tmp_path)
-    update_index(s)
     question = "What does protecting our security interests mean?"
     q, a, b = fake_encoder.encode([question, label, meaning])
     assert q @ a > q @ b  # by cosine alone the label would be the answer
-    ans = open_index(s, refresh=False).retriever.ask(question, k=1)
+    ans = answer_in(tmp_path, {
+        "a.txt": f"{label} {meaning} Farmers grow wheat in the spring and sell it in autumn.",
+        "b.txt": "Rivers flow to the sea in winter and in summer."}, question)
     hit = ans.hits[0]
     assert ans.best_answer == meaning
     assert label not in [hit.text[x:y] for x, y in hit.highlights]
@@ -928,33 +926,21 @@ def test_a_sentence_that_only_restates_the_question_is_not_the_answer(tmp_path, 
 
 def test_a_sentence_that_restates_the_question_is_the_answer_when_nothing_says_more(
         tmp_path, fake_encoder):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("Quantum sensing priorities matter. Sensing quantum priorities.\n",
-                                  encoding="utf-8")
-    s = make_settings(corpus, tmp_path)
-    update_index(s)
-    ans = open_index(s, refresh=False).retriever.ask("quantum sensing priorities matter", k=1)
+    ans = answer_in(tmp_path, {"a.txt": "Quantum sensing priorities matter. Sensing quantum priorities."},
+                    "quantum sensing priorities matter")
     assert ans.best_answer == "Quantum sensing priorities matter."
 
 
 def test_a_lead_in_answers_with_what_it_introduces(tmp_path, fake_encoder):
     """A sentence ending in a colon introduces the answer: the one-line answer and the marks
     carry on to the item after it."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     lead = "The government will deliver its diplomatic levers by engaging in:"
     item = "• Cyber work: growing its network of cyber officers and dialogues."
-    (corpus / "a.txt").write_text(
-        f"Farmers grow wheat in the spring and sell it in autumn.\n\n{lead}\n\n{item}\n\n"
-        "• Trade work: supporting exports and attracting foreign investment.\n",
-        encoding="utf-8")
-    (corpus / "b.txt").write_text("Rivers flow to the sea in winter and in summer.\n",
-                                  encoding="utf-8")
-    s = make_settings(corpus, tmp_path)
-    update_index(s)
-    ans = open_index(s, refresh=False).retriever.ask("Which diplomatic levers will the government use?",
-                                                     k=1)
+    ans = answer_in(tmp_path, {
+        "a.txt": f"Farmers grow wheat in the spring and sell it in autumn.\n\n{lead}\n\n{item}\n\n"
+                 "• Trade work: supporting exports and attracting foreign investment.",
+        "b.txt": "Rivers flow to the sea in winter and in summer."},
+        "Which diplomatic levers will the government use?")
     hit = ans.hits[0]
     marked = [hit.text[x:y] for x, y in hit.highlights]
     assert lead in marked and item in marked
