@@ -590,7 +590,9 @@ class Retriever:
         terms = self._sentence_terms(question)
         stops = lexical.stopset(self.index.bm25)
         function_words = lexical.stopset(self.index.bm25, "query_stopwords")
-        asked = set(terms) | set(lexical.tokenize(question, function_words))
+        # the question's own stems and expansion's: `terms` holds them all (the query's
+        # function-word list contains the index's stopwords, so no question stem is missing)
+        asked = set(terms)
         w = self.settings.dense_weight
         for i, h in enumerate(hits):
             stored = self._sentence_vectors(h.row)
