@@ -682,38 +682,6 @@ def test_late_mode_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_enc
         assert scores == sorted(scores, reverse=True)
 
 
-def test_token_vectors_are_stored_at_build_and_follow_edits(corpus_copy, tmp_path, fake_encoder,
-                                                            monkeypatch):
-    s = make_settings(corpus_copy, tmp_path)
-    update_index(s)
-
-    def stored() -> dict[str, np.ndarray]:
-        index = open_index(s, refresh=False).retriever.index
-        return {c.text: np.asarray(index.passage_tokens(row)) for row, c in enumerate(index.chunks)}
-
-    def expected(text: str) -> np.ndarray:
-        return fake_encoder.tokens([text])[0].vectors.astype(np.float16)
-
-    before = stored()
-    assert all(np.array_equal(v, expected(t)) for t, v in before.items())
-    # an edit: only the new passage's text goes through the model for its tokens
-    read: list[str] = []
-    tokens = fake_encoder.tokens
-    monkeypatch.setattr(fake_encoder, "tokens", lambda texts: read.extend(texts) or tokens(texts))
-    target = sorted(corpus_copy.glob("*.txt"))[0]
-    target.write_text(target.read_text(encoding="utf-8") + "\n\nAardvarks and zebras.\n",
-                      encoding="utf-8")
-    update_index(s)
-    after = stored()
-    assert read and all(t not in before for t in read)
-    assert all(np.array_equal(v, expected(t)) for t, v in after.items())
-    # late mode reads the stored vectors: asking puts only the question through the model
-    read.clear()
-    r = open_index(s, refresh=False).retriever
-    r.rank("what are the quantum priorities", "late")
-    assert read == ["what are the quantum priorities"]
-
-
 def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)

@@ -165,6 +165,7 @@ class Retriever:
         self._units_by_row: dict[int, list[int]] | None = None
         self._vectors: Any = None
         self._terms: tuple[list[str], list[str], Any] | None = None
+        self._token_cache: dict[int, Any] = {}
         self._word_vectors: tuple[str, list[str], Any] | None = None
         self._expanded: tuple[str, dict[str, float]] | None = None
         self._read: dict[str, tuple[str, tuple[Correction, ...]]] = {}
@@ -300,9 +301,16 @@ class Retriever:
         if not weights.sum() > 0:
             return np.zeros(len(rows))
         weights /= weights.sum()
+        missing = [r for r in rows if r not in self._token_cache]
+        if missing:
+            if len(self._token_cache) > 2048:  # bound the memory a long evaluation holds
+                self._token_cache.clear()
+            for r, tv in zip(missing, self.encoder.tokens([self.index.chunks[r].text
+                                                           for r in missing]), strict=True):
+                self._token_cache[r] = tv.vectors.astype(np.float16)
         out = np.zeros(len(rows))
         for i, r in enumerate(rows):
-            vecs = self.index.passage_tokens(r)  # stored at build time
+            vecs = self._token_cache[r]
             if len(vecs):
                 out[i] = float(weights @ (query.vectors @ vecs.T.astype(np.float32)).max(axis=1))
         return out
