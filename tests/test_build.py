@@ -682,6 +682,46 @@ def test_late_mode_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_enc
         assert scores == sorted(scores, reverse=True)
 
 
+def test_proximity_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_encoder):
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    plain = open_index(replace(s, proximity_weight=0.0), refresh=False).retriever
+    moved = False
+    for q in ["what are the quantum priorities", "envoys in Silicon Valley", "?!"]:
+        before, _ = plain.rank(q, "hybrid", depth=40)
+        after, _ = r.rank(q, "hybrid", depth=40)
+        d = s.rerank_depth
+        assert {row for row, _ in after[:d]} == {row for row, _ in before[:d]}
+        assert [row for row, _ in after[d:]] == [row for row, _ in before[d:]]
+        assert [sc for _, sc in after] == sorted((sc for _, sc in after), reverse=True)
+        moved = moved or [row for row, _ in after] != [row for row, _ in before]
+    assert moved  # it does re-order something on this corpus
+
+
+def test_proximity_prefers_the_passage_that_answers_in_one_sentence(tmp_path, fake_encoder):
+    # The same words in both (so BM25 and the bag-of-words passage vectors tie; no sentence
+    # vectors, which would see the difference too); only one says "quantum funding" in one
+    # sentence.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Quantum sensors are new this year. Funding arrives in the "
+                                  "spring for the programme.\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("Quantum funding arrives this year. Sensors are new in the "
+                                  "spring for the programme.\n", encoding="utf-8")
+    s = make_settings(corpus, tmp_path)
+    s = replace(s, chunking=replace(s.chunking, sentence_vectors=False))
+    update_index(s)
+    r = open_index(s, refresh=False).retriever
+    rows = {c.source: i for i, c in enumerate(r.index.chunks)}
+    prox = r.proximity_scores("quantum funding", [rows["a.txt"], rows["b.txt"]])
+    assert prox[1] > prox[0] > 0
+    ranked, _ = r.rank("quantum funding", "hybrid")
+    assert ranked[0][0] == rows["b.txt"]
+    plain = open_index(replace(s, proximity_weight=0.0), refresh=False).retriever
+    assert plain.rank("quantum funding", "hybrid")[0][0][0] == rows["a.txt"]  # a tie, kept in order
+
+
 def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)

@@ -95,6 +95,11 @@ class Settings:
     spelling: bool = True
     # BM25 drops the question's function words ("what", "does", "about"; see lexical.py).
     query_stopwords: bool = True
+    # Hybrid and late: the best `rerank_depth` fused passages gain `proximity_weight` x how much
+    # of the question's BM25 weight one sentence of the passage holds (both standardised over
+    # them), so a passage that answers in one sentence beats one whose words are scattered.
+    # 0 turns it off.
+    proximity_weight: float = 0.1
     # Mode "late": the best `rerank_depth` hybrid passages re-scored by late interaction (each
     # word piece of the question matched to its closest token of the passage, weighted by
     # rarity), added to the fused score at `rerank_weight`, both standardised.

@@ -162,6 +162,7 @@ class Retriever:
         self._encoder_factory = encoder_factory
         self._encoder: Encoder | None = None
         self._shingle_cache: dict[int, set[tuple[str, ...]]] = {}
+        self._sentence_stem_cache: dict[int, list[frozenset[str]]] = {}
         self._units_by_row: dict[int, list[int]] | None = None
         self._vectors: Any = None
         self._terms: tuple[list[str], list[str], Any] | None = None
@@ -315,20 +316,52 @@ class Retriever:
                 out[i] = float(weights @ (query.vectors @ vecs.T.astype(np.float32)).max(axis=1))
         return out
 
-    def rerank(self, question: str, fused: Any) -> list[tuple[int, float]]:
-        """The best `rerank_depth` passages by fused + weight x late-interaction score (both as
-        z-scores among them); the scores stay comparable within one question only."""
+    def _sentence_stems(self, row: int) -> list[frozenset[str]]:
+        """The BM25 stems of each sentence of passage `row` (the whole passage where it is one
+        sentence)."""
+        from .chunking import sentence_spans
+
+        if row not in self._sentence_stem_cache:
+            if len(self._sentence_stem_cache) > 4096:  # bound what a long evaluation holds
+                self._sentence_stem_cache.clear()
+            text = self.index.chunks[row].text
+            stops = lexical.stopset(self.index.bm25)
+            spans = sentence_spans(text, min_chars=1) or [(0, len(text))]
+            self._sentence_stem_cache[row] = [frozenset(lexical.tokenize(text[s:e], stops))
+                                              for s, e in spans]
+        return self._sentence_stem_cache[row]
+
+    def proximity_scores(self, question: str, rows: list[int]) -> Any:
+        """Term proximity at the sentence level: for each passage, the most that one of its
+        sentences holds of the question's BM25 terms, each counted once at idf x its query
+        weight (expansion stems at theirs), as the answer sentence is scored."""
+        import numpy as np
+
+        terms = self._sentence_terms(question)
+        return np.array([max((sum(terms.get(t, 0.0) for t in stems)
+                              for stems in self._sentence_stems(r)), default=0.0)
+                         for r in rows], dtype=np.float64)
+
+    def head(self, question: str, fused: Any, late: bool = False) -> list[tuple[int, float]]:
+        """The best `rerank_depth` passages by fused score, re-scored: their fused score plus
+        `proximity_weight` x the proximity score and, in late mode, `rerank_weight` x the
+        late-interaction score (each standardised among them). The scores stay comparable
+        within one question only."""
         import numpy as np
 
         depth = min(self.settings.rerank_depth, len(fused))
-        head = [r for r in np.argsort(-fused, kind="stable")[:depth] if np.isfinite(fused[r])]
+        head = [int(r) for r in np.argsort(-fused, kind="stable")[:depth] if np.isfinite(fused[r])]
         if len(head) < 2:
-            return [(int(r), float(fused[r])) for r in head]
-        late = self.late_scores(question, [int(r) for r in head])
-
-        combined = _standardise(fused[head]) + self.settings.rerank_weight * _standardise(late)
+            return [(r, float(fused[r])) for r in head]
+        combined = _standardise(fused[head])
+        if self.settings.proximity_weight > 0:
+            combined = combined + self.settings.proximity_weight * _standardise(
+                self.proximity_scores(question, head))
+        if late:
+            combined = combined + self.settings.rerank_weight * _standardise(
+                self.late_scores(question, head))
         order = np.argsort(-combined, kind="stable")
-        return [(int(head[i]), float(combined[i])) for i in order]
+        return [(head[i], float(combined[i])) for i in order]
 
     @staticmethod
     def _top(scores: Any, depth: int, positive: bool = False) -> list[tuple[int, float]]:
@@ -405,9 +438,9 @@ class Retriever:
             return self._top(dense, depth), top_sim
         fused = self.regularise(
             self.fuse(dense, self.bm25_scores(question, expand=self.settings.expansion)))
-        if mode == "hybrid" or self.settings.rerank_depth <= 1:
+        if self.settings.rerank_depth <= 1 or (mode == "hybrid" and self.settings.proximity_weight <= 0):
             return self._top(fused, depth), top_sim
-        head = self.rerank(question, fused)
+        head = self.head(question, fused, late=mode == "late")
         taken = {r for r, _ in head}
         rest = [(r, s) for r, s in self._top(fused, depth + len(head)) if r not in taken]
         return _splice(head, rest, depth), top_sim
