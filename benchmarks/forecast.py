@@ -13,7 +13,8 @@ error, so the forecast can be read with its track record.
 
     python benchmarks/forecast.py                     # runs the evaluation (about 2 min)
     python benchmarks/forecast.py --rag 0.58 --bm25 0.69     # the peers' hit@1 held out
-    python benchmarks/forecast.py --batches q77 q103 q130 q150 q170 q190 q210 q230 q250 q270 q290 q310 q330 q350 q370 q390
+    python benchmarks/forecast.py --batches q77 q103 q130 q150 q170 q190 q210 q230 q250 \
+        q270 q290 q310 q330 q350 q370 q390
 """
 
 from __future__ import annotations
