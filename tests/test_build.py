@@ -668,33 +668,23 @@ def test_expansion_terms_follow_the_corpus_and_are_reused(corpus_copy, tmp_path,
     assert df.ndim == 1 and df.max() <= len(open_index(s, refresh=False).retriever.index.chunks)
 
 
-def test_late_mode_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_encoder):
+@pytest.mark.parametrize("mode", ["late", "proximity"])
+def test_re_scoring_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_encoder, mode):
+    """Late mode against hybrid; hybrid (with proximity) against hybrid without it."""
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)
     r = open_index(s, refresh=False).retriever
-    for q in ["what are the quantum priorities", "envoys in Silicon Valley", "?!"]:
-        hybrid, _ = r.rank(q, "hybrid", depth=40)
-        late, _ = r.rank(q, "late", depth=40)
-        d = s.rerank_depth
-        assert {row for row, _ in late[:d]} == {row for row, _ in hybrid[:d]}
-        assert [row for row, _ in late[d:]] == [row for row, _ in hybrid[d:]]
-        scores = [sc for _, sc in late]
-        assert scores == sorted(scores, reverse=True)
-
-
-def test_proximity_reorders_only_the_hybrid_head(corpus_copy, tmp_path, fake_encoder):
-    s = make_settings(corpus_copy, tmp_path)
-    update_index(s)
-    r = open_index(s, refresh=False).retriever
-    plain = open_index(replace(s, proximity_weight=0.0), refresh=False).retriever
+    base = r if mode == "late" else open_index(replace(s, proximity_weight=0.0),
+                                               refresh=False).retriever
     moved = False
     for q in ["what are the quantum priorities", "envoys in Silicon Valley", "?!"]:
-        before, _ = plain.rank(q, "hybrid", depth=40)
-        after, _ = r.rank(q, "hybrid", depth=40)
+        before, _ = base.rank(q, "hybrid", depth=40)
+        after, _ = r.rank(q, "late" if mode == "late" else "hybrid", depth=40)
         d = s.rerank_depth
         assert {row for row, _ in after[:d]} == {row for row, _ in before[:d]}
         assert [row for row, _ in after[d:]] == [row for row, _ in before[d:]]
-        assert [sc for _, sc in after] == sorted((sc for _, sc in after), reverse=True)
+        scores = [sc for _, sc in after]
+        assert scores == sorted(scores, reverse=True)
         moved = moved or [row for row, _ in after] != [row for row, _ in before]
     assert moved  # it does re-order something on this corpus
 
