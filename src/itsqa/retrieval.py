@@ -1,5 +1,6 @@
 """Question -> ranked, cited passages: dense (FAISS) and BM25 (with query expansion) scores fused,
-the head re-scored by late interaction or by a local cross-encoder if the user has one,
+the head re-ordered by term proximity (and by late interaction in late mode, or by a local
+cross-encoder if the user has one),
 syndicated copies folded into one result, the answering sentences marked. Writes no files."""
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from .errors import UsageError
 from .spelling import Correction
 from .store import ChunkRecord, LoadedIndex
 
-# hybrid: dense + BM25 (expanded); late: hybrid, then its head re-scored by late interaction.
+# hybrid: dense + BM25 (expanded), its head re-ordered by term proximity; late: hybrid, then
+# its head re-scored by late interaction.
 MODES = ("hybrid", "dense", "bm25", "late")
 # How much worse an earlier-dated copy of a syndicated passage may score and still be the one
 # cited, as a share of the spread of scores among the candidates looked at.
