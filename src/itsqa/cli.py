@@ -206,7 +206,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
               help="How many passages to show.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "late"]), default=None,
               help="Retrieval mode [default: hybrid]; late: hybrid with its top 20 re-scored "
-                   "word by word (about 0.3 s more).")
+                   "word by word (about 0.4 s more).")
 @corpus_option
 @index_option
 @json_option
