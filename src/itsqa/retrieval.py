@@ -304,10 +304,10 @@ class Retriever:
         if not weights.sum() > 0:
             return np.zeros(len(rows))
         weights /= weights.sum()
+        if len(self._token_cache) > 2048:  # bound the memory a long evaluation holds
+            self._token_cache.clear()
         missing = [r for r in rows if r not in self._token_cache]
         if missing:
-            if len(self._token_cache) > 2048:  # bound the memory a long evaluation holds
-                self._token_cache.clear()
             for r, tv in zip(missing, self.encoder.tokens([self.index.chunks[r].text
                                                            for r in missing]), strict=True):
                 self._token_cache[r] = tv.vectors.astype(np.float16)
