@@ -712,20 +712,6 @@ def test_proximity_prefers_the_passage_that_answers_in_one_sentence(tmp_path, fa
     assert plain.rank("quantum funding", "hybrid")[0][0][0] == rows["a.txt"]  # a tie, kept in order
 
 
-def test_late_scores_survive_their_cache_being_emptied(corpus_copy, tmp_path, fake_encoder):
-    # A long evaluation fills the token cache past its bound; the call that empties it must
-    # still score the passages it had cached (it raised KeyError).
-    s = make_settings(corpus_copy, tmp_path)
-    update_index(s)
-    r = open_index(s, refresh=False).retriever
-    rows = [0, 1, 2]
-    want = r.late_scores("quantum priorities", rows)
-    r._token_cache.update({-i: np.zeros((1, 4)) for i in range(1, 2100)})
-    assert len(r._token_cache) > 2048 and 0 in r._token_cache
-    assert np.array_equal(r.late_scores("quantum priorities", rows), want)
-    assert len(r._token_cache) == len(rows)
-
-
 def test_missing_words_are_the_question_words_no_source_has(corpus_copy, tmp_path, fake_encoder):
     s = make_settings(corpus_copy, tmp_path)
     update_index(s)

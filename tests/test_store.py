@@ -40,7 +40,7 @@ def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
 
 
 @pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "format", "model", "mismatch",
-                                    "neighbours"])
+                                    "neighbours", "tokens"])
 def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_encoder,
                                     damage: str) -> None:
     s = settings_for(corpus_copy, tmp_path)
@@ -81,6 +81,15 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
         m = json.loads(manifest_file.read_text())
         m["files"][store.NEIGHBOURS] = [(gen / store.NEIGHBOURS).stat().st_size,
                                         store.file_digest(gen / store.NEIGHBOURS)]
+        manifest_file.write_text(json.dumps(m))
+    elif damage == "tokens":
+        # token offsets that overrun the token vectors, checksums updated to match
+        offsets = np.load(gen / store.TOKEN_OFFSETS)
+        offsets[-1] += 1
+        np.save(gen / store.TOKEN_OFFSETS, offsets)
+        m = json.loads(manifest_file.read_text())
+        m["files"][store.TOKEN_OFFSETS] = [(gen / store.TOKEN_OFFSETS).stat().st_size,
+                                           store.file_digest(gen / store.TOKEN_OFFSETS)]
         manifest_file.write_text(json.dumps(m))
     with pytest.raises(BadIndexError):
         store.load(s.index_dir, model_key=original_key)

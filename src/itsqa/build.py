@@ -311,6 +311,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     old_texts: dict[str, str] = {}
     reuse: dict[str, np.ndarray] = {}
     old_terms: dict[str, np.ndarray] = {}
+    old_tokens: dict[str, np.ndarray] = {}  # a passage's embed hash -> its token vectors
     # Vectors are keyed by the hash of the model and the exact text it read, so they carry over
     # a change of chunking settings or rules: only passages cut or framed differently are
     # embedded again. A forced, model or format rebuild starts from nothing.
@@ -323,6 +324,8 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             reuse = dict(zip(loaded.vector_hashes, vectors, strict=True))
             old_words, _, old_vectors = store.load_terms(loaded.path)
             old_terms = dict(zip(old_words, old_vectors, strict=True))
+            old_tokens = {c.embed_hash: np.array(loaded.passage_tokens(row))
+                          for row, c in enumerate(loaded.chunks)}
     # Sources to (re)read: added and changed (a source whose sources.toml entry changed is).
     to_read = sorted(p.files) if (manifest is None or p.full_rebuild) else sorted(p.added + p.changed)
     kept = [n for n in sorted(p.files) if n not in to_read and n in old_sources]
@@ -389,11 +392,23 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             encoders.append(load_encoder(spec, settings.index_dir, export=True, note=note))
         return encoders[0]
 
+    # Late interaction reads each passage piece by piece as its vector reads it: the context
+    # line (title, publisher, headings), then the text; keyed, like the vectors, by that input.
+    token_inputs = {c.embed_hash: inputs[row] for row, c in enumerate(records)}
+    token_todo = sorted(h for h in token_inputs if h not in old_tokens)
+    tick = progress(len(todo) + len(token_todo)) if progress and (todo or token_todo) else None
     vectors_new = None
     if todo:
-        tick = progress(len(todo)) if progress else None
         vectors_new = encoder().encode([inputs[i] for i in todo], progress=tick)
         dim = vectors_new.shape[1]
+    for i in range(0, len(token_todo), 32):
+        batch = token_todo[i : i + 32]
+        for h, tv in zip(batch, encoder().tokens([token_inputs[h] for h in batch]), strict=True):
+            old_tokens[h] = tv.vectors.astype(np.float16)
+        if tick:
+            tick(len(batch))
+    if not dim and token_todo:
+        dim = int(old_tokens[token_todo[0]].shape[1])
     # The corpus's words for query expansion, each embedded once (reused from the last build).
     terms, stems = lexical.expansion_terms(inputs[: len(records)],
                                            frozenset(lexical.default_stopwords()))
@@ -425,6 +440,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         lexical.build(lexical_inputs, tmp / "bm25")
         store.save_terms(tmp, terms, stems, term_vectors)
+        store.save_tokens(tmp, [old_tokens[c.embed_hash] for c in records], dim)
         np.save(tmp / store.WORDPIECE_DF, wordpiece_df(spec, [c.text for c in records]),
                 allow_pickle=False)
         neighbours, neighbour_sims = store.passage_neighbours(vectors[: len(records)],

@@ -95,15 +95,17 @@ class Settings:
     spelling: bool = True
     # BM25 drops the question's function words ("what", "does", "about"; see lexical.py).
     query_stopwords: bool = True
-    # Hybrid and late: the best `rerank_depth` fused passages gain `proximity_weight` x how much
-    # of the question's BM25 weight one sentence of the passage holds (both standardised over
-    # them), so a passage that answers in one sentence beats one whose words are scattered.
-    # 0 turns it off.
-    proximity_weight: float = 0.1
-    # Mode "late": the best `rerank_depth` hybrid passages re-scored by late interaction (each
-    # word piece of the question matched to its closest token of the passage, weighted by
-    # rarity), added to the fused score at `rerank_weight`, both standardised.
+    # Hybrid and late: the best `rerank_depth` fused passages are re-scored. Each gains
+    # `proximity_weight` x how much of the question's BM25 weight one sentence of the passage
+    # holds, so a passage that answers in one sentence beats one whose words are scattered; and
+    # `late_weight` x its late-interaction score (each word piece of the question matched to its
+    # closest token of the passage as the model read it, title and headings included, weighted
+    # by rarity). All standardised over those passages; 0 turns either off. The two weights were
+    # fitted together on both corpora (benchmarks/ABLATION.md).
+    proximity_weight: float = 0.3
+    late_weight: float = 0.9
     rerank_depth: int = 20
+    # Mode "late" weighs late interaction more: `late_weight` + `rerank_weight`.
     rerank_weight: float = 1.0
     # Optional: a sentence-transformers CrossEncoder saved in this folder re-orders the best
     # `rerank_depth` passages of any mode by its score (see rerank.py). None ships with itsqa.

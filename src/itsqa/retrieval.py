@@ -168,7 +168,6 @@ class Retriever:
         self._units_by_row: dict[int, list[int]] | None = None
         self._vectors: Any = None
         self._terms: tuple[list[str], list[str], Any] | None = None
-        self._token_cache: dict[int, Any] = {}
         self._word_vectors: tuple[str, list[str], Any] | None = None
         self._expanded: tuple[str, dict[str, float]] | None = None
         self._read: dict[str, tuple[str, tuple[Correction, ...]]] = {}
@@ -291,8 +290,9 @@ class Retriever:
 
     def late_scores(self, question: str, rows: list[int]) -> Any:
         """Late interaction: for each word piece of the question its best cosine among a
-        passage's contextual token vectors, averaged with weights by how rare the piece is
-        among the passages (BM25's idf). A second look at the few passages fusion ranked
+        passage's contextual token vectors (stored at build time, from the passage read with
+        its context line as its vector reads it), averaged with weights by how rare the piece
+        is among the passages (BM25's idf). A second look at the few passages fusion ranked
         highest, on the words themselves rather than one vector per passage."""
         import numpy as np
 
@@ -304,16 +304,9 @@ class Retriever:
         if not weights.sum() > 0:
             return np.zeros(len(rows))
         weights /= weights.sum()
-        if len(self._token_cache) > 2048:  # bound the memory a long evaluation holds
-            self._token_cache.clear()
-        missing = [r for r in rows if r not in self._token_cache]
-        if missing:
-            for r, tv in zip(missing, self.encoder.tokens([self.index.chunks[r].text
-                                                           for r in missing]), strict=True):
-                self._token_cache[r] = tv.vectors.astype(np.float16)
         out = np.zeros(len(rows))
         for i, r in enumerate(rows):
-            vecs = self._token_cache[r]
+            vecs = self.index.passage_tokens(r)  # stored at build time
             if len(vecs):
                 out[i] = float(weights @ (query.vectors @ vecs.T.astype(np.float32)).max(axis=1))
         return out
@@ -346,9 +339,9 @@ class Retriever:
 
     def head(self, question: str, fused: Any, late: bool = False) -> list[tuple[int, float]]:
         """The best `rerank_depth` passages by fused score, re-scored: their fused score plus
-        `proximity_weight` x the proximity score and, in late mode, `rerank_weight` x the
-        late-interaction score (each standardised among them). The scores stay comparable
-        within one question only."""
+        `proximity_weight` x the proximity score and `late_weight` x the late-interaction score
+        (`late_weight` + `rerank_weight` in late mode), each standardised among them. The
+        scores stay comparable within one question only."""
         import numpy as np
 
         depth = min(self.settings.rerank_depth, len(fused))
@@ -359,9 +352,9 @@ class Retriever:
         if self.settings.proximity_weight > 0:
             combined = combined + self.settings.proximity_weight * _standardise(
                 self.proximity_scores(question, head))
-        if late:
-            combined = combined + self.settings.rerank_weight * _standardise(
-                self.late_scores(question, head))
+        late_weight = self.settings.late_weight + (self.settings.rerank_weight if late else 0.0)
+        if late_weight > 0:
+            combined = combined + late_weight * _standardise(self.late_scores(question, head))
         order = np.argsort(-combined, kind="stable")
         return [(head[i], float(combined[i])) for i in order]
 
@@ -440,7 +433,8 @@ class Retriever:
             return self._top(dense, depth), top_sim
         fused = self.regularise(
             self.fuse(dense, self.bm25_scores(question, expand=self.settings.expansion)))
-        if self.settings.rerank_depth <= 1 or (mode == "hybrid" and self.settings.proximity_weight <= 0):
+        if self.settings.rerank_depth <= 1 or (mode == "hybrid" and self.settings.proximity_weight <= 0
+                                               and self.settings.late_weight <= 0):
             return self._top(fused, depth), top_sim
         head = self.head(question, fused, late=mode == "late")
         taken = {r for r, _ in head}

@@ -8,6 +8,9 @@ Layout of an index folder:
                        chunks.json, units.json, sources.json, texts.json, wordpiece_df.npy,
                        neighbours.npy + neighbour_sims.npy (each passage's most similar
                        passages from other sources, for score regularisation),
+                       token_vectors.npy + token_offsets.npy (every passage's contextual
+                       word-piece vectors, float16, passage i's at rows offsets[i]:offsets[i+1],
+                       for late interaction),
                        bm25/ (bm25s arrays + vocab; terms.json + terms.npy: the corpus's
                        words and their vectors, for query expansion)
     models/<key>/      the ONNX export of the model, shared by generations
@@ -35,8 +38,11 @@ from .errors import BadIndexError, IndexLockedError, ItsqaError
 from .jsonio import json_text
 
 # 2: term vectors for query expansion and word-piece frequencies for reranking;
-# 3: the query stopword list beside the BM25 tables; 4: the passage neighbour graph.
-FORMAT_VERSION = 4
+# 3: the query stopword list beside the BM25 tables; 4: the passage neighbour graph;
+# 5: the passages' token vectors for late interaction.
+FORMAT_VERSION = 5
+TOKEN_VECTORS = "token_vectors.npy"
+TOKEN_OFFSETS = "token_offsets.npy"
 WORDPIECE_DF = "wordpiece_df.npy"
 NEIGHBOURS = "neighbours.npy"
 NEIGHBOUR_SIMS = "neighbour_sims.npy"
@@ -92,6 +98,12 @@ class LoadedIndex:
     wordpiece_df: Any  # numpy: in how many passages each of the model's word pieces occurs
     neighbours: Any  # numpy (passages x NEIGHBOUR_COUNT): rows of similar passages, -1 for none
     neighbour_sims: Any  # numpy, the same shape: their cosines (0 where there is none)
+    token_vectors: Any  # numpy (word pieces x dimension) float16, memory-mapped
+    token_offsets: Any  # numpy (passages + 1): passage i's pieces are rows offsets[i]:offsets[i+1]
+
+    def passage_tokens(self, row: int) -> Any:
+        """The contextual vectors of passage `row`'s word pieces (unit length, float16)."""
+        return self.token_vectors[int(self.token_offsets[row]) : int(self.token_offsets[row + 1])]
 
     @property
     def vector_hashes(self) -> list[str]:
@@ -307,6 +319,8 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
         wordpiece_df = np.load(gen / WORDPIECE_DF, allow_pickle=False)
         neighbours = np.load(gen / NEIGHBOURS, allow_pickle=False)
         neighbour_sims = np.load(gen / NEIGHBOUR_SIMS, allow_pickle=False)
+        token_offsets = np.load(gen / TOKEN_OFFSETS, allow_pickle=False)
+        token_vectors = np.load(gen / TOKEN_VECTORS, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
     dim = int(manifest.get("model", {}).get("dimension", -1))
@@ -329,10 +343,27 @@ def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -
             or (neighbours.size and not (-1 <= neighbours.min() and neighbours.max() < len(chunks)))
             or not np.isfinite(neighbour_sims).all()):
         raise BadIndexError(f"the passage neighbour table in {gen.name} is malformed")
+    if (token_offsets.shape != (len(chunks) + 1,) or token_offsets.dtype.kind != "i"
+            or token_offsets[0] != 0 or (np.diff(token_offsets) < 0).any()
+            or token_vectors.ndim != 2 or token_vectors.dtype != np.float16
+            or token_vectors.shape != (int(token_offsets[-1]), dim)):
+        raise BadIndexError(f"the token vector table in {gen.name} is malformed")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
     return LoadedIndex(gen, manifest, chunks, sources, texts, index, bm25, units, owners,
-                       wordpiece_df, neighbours, neighbour_sims)
+                       wordpiece_df, neighbours, neighbour_sims, token_vectors, token_offsets)
+
+
+def save_tokens(gen: Path, per_passage: list[Any], dim: int) -> None:
+    """Each passage's token vectors, concatenated in float16, and where each passage's start."""
+    import numpy as np
+
+    offsets = np.zeros(len(per_passage) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(v) for v in per_passage])
+    flat = (np.concatenate(per_passage).astype(np.float16) if offsets[-1]
+            else np.zeros((0, dim), dtype=np.float16))
+    np.save(gen / TOKEN_VECTORS, flat.reshape(-1, dim), allow_pickle=False)
+    np.save(gen / TOKEN_OFFSETS, offsets, allow_pickle=False)
 
 
 def load_embeddings(gen: Path) -> Any:
