@@ -14,7 +14,7 @@ error, so the forecast can be read with its track record.
     python benchmarks/forecast.py                     # runs the evaluation (about 2 min)
     python benchmarks/forecast.py --rag 0.58 --bm25 0.69     # the peers' hit@1 held out
     python benchmarks/forecast.py --batches q77 q103 q130 q150 q170 q190 q210 q230 q250 \
-        q270 q290 q310 q330 q350 q370 q390 q410
+        q270 q290 q310 q330 q350 q370 q390 q410 q430
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def main() -> None:
                     help="BM25 over the same windows: its hit@1 on the held-out set (issue 5)")
     ap.add_argument("--batches", nargs="*",
                     default=["q77", "q103", "q130", "q150", "q170", "q190", "q210", "q230", "q250",
-                             "q270", "q290", "q310", "q330", "q350", "q370", "q390", "q410"],
+                             "q270", "q290", "q310", "q330", "q350", "q370", "q390", "q410",
+                             "q430"],
                     help="first question id of each batch written before the system was run on "
                          "it (README, 'Question set'); the first is where blind questions begin")
     args = ap.parse_args()

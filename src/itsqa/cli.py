@@ -205,8 +205,8 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many passages to show.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "late"]), default=None,
-              help="Retrieval mode [default: hybrid]; late: hybrid with its top 20 re-scored "
-                   "word by word (about 0.4 s more).")
+              help="Retrieval mode [default: hybrid]; late: hybrid with its word-by-word "
+                   "re-scoring of the top 20 weighted more.")
 @corpus_option
 @index_option
 @json_option
