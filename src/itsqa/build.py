@@ -407,8 +407,6 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
             old_tokens[h] = tv.vectors.astype(np.float16)
         if tick:
             tick(len(batch))
-    if not dim and token_todo:
-        dim = int(old_tokens[token_todo[0]].shape[1])
     # The corpus's words for query expansion, each embedded once (reused from the last build).
     terms, stems = lexical.expansion_terms(inputs[: len(records)],
                                            frozenset(lexical.default_stopwords()))

@@ -1,5 +1,5 @@
 """Question -> ranked, cited passages: dense (FAISS) and BM25 (with query expansion) scores fused,
-the head re-ordered by term proximity (and by late interaction in late mode, or by a local
+the head re-scored by term proximity and late interaction (and re-ordered by a local
 cross-encoder if the user has one),
 syndicated copies folded into one result, the answering sentences marked. Writes no files."""
 
@@ -21,8 +21,8 @@ from .errors import UsageError
 from .spelling import Correction
 from .store import ChunkRecord, LoadedIndex
 
-# hybrid: dense + BM25 (expanded), its head re-ordered by term proximity; late: hybrid, then
-# its head re-scored by late interaction.
+# hybrid: dense + BM25 (expanded), its head re-scored by term proximity and late interaction;
+# late: the same, late interaction weighted more.
 MODES = ("hybrid", "dense", "bm25", "late")
 # How much worse an earlier-dated copy of a syndicated passage may score and still be the one
 # cited, as a share of the spread of scores among the candidates looked at.
