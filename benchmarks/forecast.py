@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from itsqa.cli_eval import _peer_rankers, _system_ranker
 from itsqa.config import Settings
+from itsqa.eval_runs import peer_rankers_for, system_ranker
 from itsqa.evaluation import evaluate_questions, hit_at, load_questions, reciprocal_rank
 from itsqa.service import open_index
 
@@ -82,8 +82,8 @@ def main() -> None:
     starts = [order[b] for b in args.batches if b in order]
     settings = Settings()
     retriever = open_index(settings).retriever
-    rankers = {"itsqa": _system_ranker(retriever, settings.mode, 5, highlight=False),
-               **_peer_rankers(retriever, 5)}
+    rankers = {"itsqa": system_ranker(retriever, settings.mode, 5, highlight=False),
+               **peer_rankers_for(retriever, 5)}
     ranks = {name: [r.first_relevant_rank for r in
                     evaluate_questions(questions, rank, 5, name="q", mode=name).questions]
              for name, rank in rankers.items()}

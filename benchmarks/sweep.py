@@ -18,11 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from itsqa.beir import beir_cache, evaluate_beir, load_beir, materialise
 from itsqa.build import update_index
-from itsqa.cli_eval import _materialise, _peer_rankers, _system_ranker, beir_cache, doc_ranker
 from itsqa.config import ChunkSettings, Settings
-from itsqa.evaluation import evaluate_beir, evaluate_questions, load_beir, load_questions, paired_p
+from itsqa.eval_runs import beir_peer_reports, doc_ranker, peer_rankers_for, system_ranker
+from itsqa.evaluation import evaluate_questions, load_questions
 from itsqa.service import open_index
+from itsqa.stats import paired_p
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +114,7 @@ def main() -> None:
         seed(s.index_dir, work / f"its-{key(ChunkSettings())}", ROOT / "index")
         update_index(s)
         r = open_index(s, refresh=False).retriever
-        rep = evaluate_questions(questions, _system_ranker(r, s.mode, 5, highlight=False), 5, name="q",
+        rep = evaluate_questions(questions, system_ranker(r, s.mode, 5, highlight=False), 5, name="q",
                                  mode=s.mode)
         m, rr = rep.metrics, rep.reciprocal_ranks()
         cells = [label, f"{m['hit@1']:.3f}", f"{m['hit@5']:.3f}", f"{m['mrr@10']:.3f}",
@@ -120,13 +122,13 @@ def main() -> None:
         base_rr = rr if base_rr is None else base_rr
         peer_rows: list[list[str]] = []
         if not peers_done:
-            for plabel, ranker in _peer_rankers(r, 5).items():
+            for plabel, ranker in peer_rankers_for(r, 5).items():
                 pm = evaluate_questions(questions, ranker, 5, name="q", mode=plabel).metrics
                 peer_rows.append([f"baseline: {plabel}", f"{pm['hit@1']:.3f}", f"{pm['hit@5']:.3f}",
                                   f"{pm['mrr@10']:.3f}", f"{pm['ndcg@10']:.3f}", ""])
         if ds and args.beir:
             cache = beir_cache(args.beir)
-            mapping = _materialise(ds, cache / "corpus")
+            mapping = materialise(ds, cache / "corpus")
             bs = replace(s, corpus_dir=cache / "corpus", index_dir=work / f"beir-{key(chunking)}")
             seed(bs.index_dir, work / f"beir-{key(ChunkSettings())}", cache / "index")
             t = time.time()
@@ -139,9 +141,7 @@ def main() -> None:
             base_nd = brep.ndcg_per_query if base_nd is None else base_nd
             print(f"  ({label}: {ds.name} index {time.time() - t:.0f} s)", flush=True)
             if not peers_done:
-                from itsqa.cli_eval import _beir_peers
-
-                for peer in _beir_peers(ds, br, cache):
+                for peer in beir_peer_reports(ds, br, cache):
                     peer_rows.append([f"baseline: {peer.mode}", "", "", "", "", "",
                                       f"{peer.metrics['ndcg@10']:.3f}",
                                       f"{peer.metrics['recall@100']:.3f}", ""])

@@ -22,19 +22,13 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from itsqa.cli_eval import _materialise, _system_ranker, beir_cache, doc_ranker
+from itsqa.beir import beir_cache, evaluate_beir, load_beir, materialise
 from itsqa.config import Settings
-from itsqa.evaluation import (
-    EvalReport,
-    Question,
-    evaluate_beir,
-    evaluate_questions,
-    load_beir,
-    load_questions,
-    paired_p,
-)
+from itsqa.eval_runs import doc_ranker, system_ranker
+from itsqa.evaluation import EvalReport, Question, evaluate_questions, load_questions
 from itsqa.lexical import query_stopwords
 from itsqa.service import open_index
+from itsqa.stats import paired_p
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -115,9 +109,9 @@ def main() -> None:
         reports: dict[str, EvalReport] = {}
         read = 0
         for name, r in (("none", off), ("corrected", on)):
-            reports[name] = evaluate_questions(qs, _system_ranker(r, "hybrid", 5, highlight=False),
+            reports[name] = evaluate_questions(qs, system_ranker(r, "hybrid", 5, highlight=False),
                                                5, name="q", mode="hybrid")
-        read = sum(bool(on.read(q.question)[1]) for q in qs)
+        read = sum(bool(on.reader.corrected(q.question)[1]) for q in qs)
         a, b = reports["none"].reciprocal_ranks(), reports["corrected"].reciprocal_ranks()
         up = sum(y > x + 1e-9 for x, y in zip(a, b, strict=True))
         down = sum(y < x - 1e-9 for x, y in zip(a, b, strict=True))
@@ -132,13 +126,13 @@ def main() -> None:
     if args.beir:
         ds = load_beir(args.beir)
         cache = beir_cache(args.beir)
-        mapping = _materialise(ds, cache / "corpus")
+        mapping = materialise(ds, cache / "corpus")
         bs = replace(base, corpus_dir=cache / "corpus", index_dir=cache / "index")
         b_on = open_index(bs).retriever
         b_off = open_index(replace(bs, spelling=False), refresh=False).retriever
         got = {name: evaluate_beir(ds, doc_ranker(r, mapping, "hybrid"), mode="hybrid")
                for name, r in (("none", b_off), ("corrected", b_on))}
-        read = sum(bool(b_on.read(q)[1]) for q in ds.queries.values())
+        read = sum(bool(b_on.reader.corrected(q)[1]) for q in ds.queries.values())
         p = paired_p(got["none"].ndcg_per_query, got["corrected"].ndcg_per_query)
         print(f"\n{ds.name} as written ({len(ds.queries)} queries; {read} read otherwise): "
               f"nDCG@10 {got['none'].metrics['ndcg@10']:.4f} without correction, "

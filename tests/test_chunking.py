@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itsqa.build import embed_text
-from itsqa.chunking import HEADING_JOIN, chunk_text, heading_path, is_heading, sentences
+from itsqa.chunking import HEADING_JOIN, chunk_text, cited_path, heading_path, is_heading, sentences
 from itsqa.config import ChunkSettings, Settings
-from itsqa.embedding import model_spec, token_counter
 from itsqa.furniture import find_furniture
+from itsqa.inputs import embed_text
+from itsqa.model import model_spec, token_counter
 
-from .conftest import CORPUS, FIXTURES
+from .helpers import CORPUS, FIXTURES
 
 SOURCES = sorted(CORPUS.glob("*.txt")) + sorted(FIXTURES.glob("*.txt"))
 
@@ -228,9 +228,7 @@ def test_approximate_token_budget_never_exceeded() -> None:
 ])
 def test_cited_section_leaves_out_a_heading_that_repeats_the_title(heading: str, title: str,
                                                                   section: str) -> None:
-    from itsqa.retrieval import _section
-
-    assert _section(heading, title) == section
+    assert HEADING_JOIN.join(cited_path(heading, title)) == section
 
 
 def test_a_year_is_not_a_section_number() -> None:

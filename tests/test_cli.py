@@ -1,37 +1,16 @@
+"""The click CLI in this process (CliRunner) with the fake model: exit codes and one-line errors,
+what each command prints, and its JSON."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from itsqa.cli import cli
 
-from .conftest import ROOT
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-def invoke(runner: CliRunner, args: list[str], env: dict[str, str] | None = None,
-           color: bool = False):
-    """`color`: keep escape sequences in the output as a terminal gets them (the runner strips
-    them by default, as click does for output that is not a terminal)."""
-    return runner.invoke(cli, args, env={"ITSQA_DEBUG": "", **(env or {})}, catch_exceptions=False,
-                         color=color)
-
-
-def assert_one_line_error(result, code: int, *words: str) -> None:
-    assert result.exit_code == code, result.output
-    out = result.output
-    assert "Traceback" not in out
-    errors = [line for line in out.splitlines() if line.startswith("Error")]
-    assert len(errors) == 1, out
-    for w in words:
-        assert w in out, out
+from .helpers import ROOT, assert_one_line_error, invoke
 
 
 @pytest.mark.parametrize("args,code,words", [
@@ -123,7 +102,7 @@ def test_escape_sequences_in_a_file_name_reach_the_terminal_as_text(runner, tmp_
 
 def test_thousands_of_skipped_files_give_a_short_list_of_warnings(runner, tmp_path, monkeypatch,
                                                                    fake_encoder) -> None:
-    from itsqa.cli import WARNINGS_SHOWN
+    from itsqa.cli_common import WARNINGS_SHOWN
 
     monkeypatch.chdir(tmp_path)
     corpus = tmp_path / "corpus"
@@ -199,9 +178,9 @@ def test_ask_json_schema_and_k_larger_than_corpus(runner, tmp_path, monkeypatch,
     assert [r["rank"] for r in out["results"]] == list(range(1, len(out["results"]) + 1))
     r = out["results"][0]
     assert Path(r["source"]).read_text(encoding="utf-8")[r["start"] : r["end"]] == r["text"]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    undocumented = [key for key in [*out, *r] if f"`{key}`" not in readme]
-    assert not undocumented, f"README does not document {undocumented}"
+    docs = (ROOT / "docs" / "json.md").read_text(encoding="utf-8")
+    undocumented = [key for key in [*out, *r] if f"`{key}`" not in docs]
+    assert not undocumented, f"docs/json.md does not document {undocumented}"
 
 
 def test_question_unquoted_or_from_standard_input(runner, tmp_path, monkeypatch, corpus_copy,
@@ -311,8 +290,8 @@ def test_debug_shows_traceback(runner, tmp_path, monkeypatch, fake_encoder) -> N
     assert result.exit_code == 1
 
 
-def test_readme_documents_every_json_field() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_json_page_documents_every_json_field() -> None:
+    readme = (ROOT / "docs" / "json.md").read_text(encoding="utf-8")
     for field in ("rank", "score", "text", "source", "title", "publisher", "date", "url", "start",
                   "end", "also_in", "highlights", "confident", "first_relevant_rank"):
         assert f"`{field}`" in readme, field
@@ -400,15 +379,22 @@ def test_eval_beir_prints_ndcg_with_its_interval(runner, tmp_path, monkeypatch, 
     assert "x (95% interval" in ratio
 
 
-@pytest.mark.parametrize("model, expected", [
-    (None, "ten-line RAG (800-char windows, MiniLM)"),
-    ("/models/all-mpnet-base-v2", "ten-line RAG (800-char windows, all-mpnet-base-v2)"),
-])
-def test_the_dense_peer_is_named_after_the_model_it_ran_on(model: str | None, expected: str) -> None:
-    from types import SimpleNamespace
-
-    from itsqa.cli_eval import PEERS, _with_model
-    from itsqa.config import DEFAULT_MODEL_NAME
-
-    index = SimpleNamespace(manifest={"model": {"name": model or DEFAULT_MODEL_NAME}})
-    assert _with_model(PEERS[0], SimpleNamespace(index=index)) == expected  # type: ignore[arg-type]
+def test_ask_prints_and_reports_the_reading(runner, tmp_path, monkeypatch, corpus_copy,
+                                            fake_encoder) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, ["ask", "quantm prorities", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Read “quantm” as “quantum”; “prorities” as “priorities”" in result.output
+    result = invoke(runner, ["ask", "quantm prorities", "-k", "1", "--json"])
+    out = json.loads(result.output.splitlines()[-1])
+    assert out["question"] == "quantm prorities"
+    assert out["corrections"] == [{"typed": "quantm", "read_as": "quantum"},
+                                  {"typed": "prorities", "read_as": "priorities"}]
+    # --as-typed: the words are taken as they are, and listed as found in no source
+    result = invoke(runner, ["ask", "quantm prorities", "-k", "1", "--as-typed"])
+    assert result.exit_code == 0, result.output
+    assert "Read “" not in result.output
+    assert "Not in any source: quantm, prorities" in result.output
+    result = invoke(runner, ["ask", "quantm prorities", "-k", "1", "--json", "--as-typed"])
+    out = json.loads(result.output.splitlines()[-1])
+    assert out["corrections"] == [] and out["missing_words"] == ["quantm", "prorities"]

@@ -13,17 +13,14 @@ import numpy as np
 import pytest
 
 from itsqa.config import Settings
-from itsqa.embedding import (
-    ONNX_OPTIMISED,
-    ONNX_OPTIMISED_DATA,
-    OnnxEncoder,
-    SentenceTransformerEncoder,
-    export_works,
-    model_spec,
-    onnx_folder,
-)
+from itsqa.embedding import OnnxEncoder, SentenceTransformerEncoder, export_works, onnx_folder
+from itsqa.model import model_spec
+from itsqa.onnx_export import ONNX_OPTIMISED, ONNX_OPTIMISED_DATA
 
-from .conftest import CORPUS, ROOT, copy_workspace, run_itsqa
+from .helpers import CORPUS, ROOT, copy_workspace, run_itsqa
+
+# Every test here runs the real model (and most the real CLI in a subprocess).
+pytestmark = pytest.mark.slow
 
 QUESTIONS = [
     "what are the quantum priorities",
@@ -354,8 +351,8 @@ def test_expansion_and_late_interaction_with_the_real_model(workdir: Path) -> No
     s = Settings(corpus_dir=workdir / "corpus", index_dir=workdir / "index")
     r = open_index(s, refresh=False).retriever
     # No source says "ambassadors"; the model puts "diplomats" and "envoys" near it.
-    plain = r.bm25_scores("ambassadors")
-    expanded = r.bm25_scores("ambassadors", expand=True)
+    plain = r.ranker.bm25_scores(r.read("ambassadors"), expand=False)
+    expanded = r.ranker.bm25_scores(r.read("ambassadors"), expand=True)
     assert not plain.any() and expanded.max() > 0
     top = r.index.chunks[int(expanded.argmax())].text.lower()
     assert "envoy" in top or "diplomat" in top
@@ -365,6 +362,6 @@ def test_expansion_and_late_interaction_with_the_real_model(workdir: Path) -> No
     other = next(i for i, c in enumerate(r.index.chunks)
                  if "quantum" not in c.text.lower() and c.text.startswith("5) Telecommunications"))
     quantum = min(rows)
-    late = r.late_scores("what are the quantum priorities", [quantum, other])
+    late = r.ranker.late_scores(r.read("what are the quantum priorities"), [quantum, other])
     assert late[0] > late[1] > 0
-    assert not r.late_scores("?!", [quantum, other]).any()
+    assert not r.ranker.late_scores(r.read("?!"), [quantum, other]).any()

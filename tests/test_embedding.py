@@ -57,10 +57,12 @@ def make_sentence_model(folder: Path) -> Path:
     return folder / "st"
 
 
+@pytest.mark.slow  # builds a model with torch and exports it to ONNX
 def test_a_model_without_token_type_ids_is_exported_and_encodes_as_sentence_transformers(
         tmp_path: Path) -> None:
     from itsqa.config import Settings
-    from itsqa.embedding import SentenceTransformerEncoder, load_encoder, model_spec
+    from itsqa.embedding import SentenceTransformerEncoder, load_encoder
+    from itsqa.model import model_spec
 
     spec = model_spec(Settings(model_path=make_sentence_model(tmp_path / "model")))
     notes: list[str] = []

@@ -1,3 +1,6 @@
+"""Question sets and their metrics: folding text for matching, hand-computed metrics, the project
+question set, judging the marked answer, and the peers' labels."""
+
 from __future__ import annotations
 
 import json
@@ -11,19 +14,15 @@ from hypothesis import strategies as st
 from itsqa.errors import QuestionSetError
 from itsqa.evaluation import (
     Question,
-    bootstrap_interval,
     first_relevant_rank,
     fold,
     hit_at,
-    load_beir,
     load_questions,
     ndcg,
-    paired_p,
-    ratio_interval,
     reciprocal_rank,
 )
 
-from .conftest import CORPUS, ROOT
+from .helpers import CORPUS, ROOT
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 
@@ -111,58 +110,6 @@ def test_the_project_question_set_is_well_formed_and_grounded() -> None:
         assert tech in f" {everything} ", f"no question about {tech.strip()}"
 
 
-def test_beir_loader_checks_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(QuestionSetError):
-        load_beir(tmp_path)
-    (tmp_path / "qrels").mkdir()
-    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "T", "text": "x"}\n')
-    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n')
-    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\n")
-    ds = load_beir(tmp_path)
-    assert ds.qrels == {"q1": {"d1": 2}} and ds.corpus["d1"] == ("T", "x")
-    assert ds.name == tmp_path.name
-    monkeypatch.chdir(tmp_path)
-    assert load_beir(Path(".")).name == tmp_path.name  # not "" for the folder one is in
-    # Windows line ends and a blank line are read as they are meant.
-    (tmp_path / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\n\r\n")
-    assert load_beir(tmp_path).qrels == {"q1": {"d1": 1}}
-    # Text that is not UTF-8 is a one-line error naming the file.
-    (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "caf\xe9"}\n')
-    with pytest.raises(QuestionSetError, match="corpus.jsonl is not UTF-8"):
-        load_beir(tmp_path)
-    # JSON nested past Python's recursion limit is a one-line error too, not a RecursionError.
-    (tmp_path / "corpus.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n")
-    with pytest.raises(QuestionSetError, match="corpus.jsonl: line 1 is nested too deeply"):
-        load_beir(tmp_path)
-
-
-def test_metrics_agree_with_trec_eval() -> None:
-    """Cross-check against pytrec_eval (trec_eval's own code) on random graded judgments."""
-    import random
-
-    pytrec_eval = pytest.importorskip("pytrec_eval")
-    from itsqa.evaluation import BeirDataset, evaluate_beir
-
-    rng = random.Random(3)
-    docs = [f"d{i}" for i in range(300)]
-    qrels = {f"q{q}": {d: rng.randint(1, 4) for d in rng.sample(docs, rng.randint(1, 30))}
-             for q in range(40)}
-    runs = {q: rng.sample(docs, 150) for q in qrels}
-    ds = BeirDataset("random", {d: ("", "") for d in docs}, {q: q for q in qrels}, qrels)
-    ours = evaluate_beir(ds, lambda q: runs[q][:100], mode="test").metrics
-
-    def trec(measures: set[str], depth: int) -> dict[str, dict[str, float]]:
-        run = {q: {d: float(1000 - i) for i, d in enumerate(r[:depth])} for q, r in runs.items()}
-        return pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
-
-    def mean(res: dict[str, dict[str, float]], key: str) -> float:
-        return sum(v[key] for v in res.values()) / len(res)
-
-    assert ours["ndcg@10"] == pytest.approx(mean(trec({"ndcg_cut.10"}, 100), "ndcg_cut_10"), abs=1e-4)
-    assert ours["recall@100"] == pytest.approx(mean(trec({"recall.100"}, 100), "recall_100"), abs=1e-4)
-    assert ours["mrr@10"] == pytest.approx(mean(trec({"recip_rank"}, 10), "recip_rank"), abs=1e-4)
-
-
 def test_question_set_with_a_byte_order_mark(tmp_path: Path) -> None:
     p = tmp_path / "q.jsonl"
     p.write_text('\ufeff{"id": "a", "question": "q", "evidence": ["x"]}\n', encoding="utf-8")
@@ -186,42 +133,6 @@ def test_unanswerable_questions_are_counted_by_kind() -> None:
                                         "on-topic": {"n": 2, "flagged": 1}}
     assert report.metrics["unanswerable_flagged"] == pytest.approx(2 / 3, abs=1e-4)
     assert report.as_json()["unanswerable_by_kind"] == report.flagged_by_kind()
-
-
-def test_paired_p_tells_chance_from_a_real_difference() -> None:
-    a = [0.5, 0.2, 1.0, 0.0, 0.33, 0.5, 1.0, 0.25] * 5
-    assert paired_p(a, a) == 1.0  # nothing moved
-    better = [x + 0.2 for x in a]  # every query gains the same: as clear as it gets
-    assert paired_p(a, better) < 0.001
-    # Two queries swap places and nothing else moves: no evidence of a difference.
-    swapped = list(a)
-    swapped[0], swapped[1] = a[0] + 0.3, a[1] - 0.3
-    assert paired_p(a, swapped) > 0.5
-    # Exact for a case small enough to count by hand: differences (+1, +1, +1); of the 8 sign
-    # patterns, 2 reach a mean of magnitude 1, so p = 2/8.
-    assert abs(paired_p([0, 0, 0], [1, 1, 1], rounds=20_000) - 0.25) < 0.02
-    assert paired_p(a, better) == paired_p(a, better)  # seeded: the same every run
-
-
-def test_bootstrap_interval_brackets_the_mean_as_wide_as_its_sampling_error() -> None:
-    assert bootstrap_interval([0.7] * 40) == (0.7, 0.7)  # no spread, no doubt
-    coin = [0.0, 1.0] * 50  # mean 0.5, standard error 0.05: a 95% interval of about +-0.1
-    lo, hi = bootstrap_interval(coin)
-    assert 0.38 < lo < 0.45 and 0.55 < hi < 0.62
-    wider = bootstrap_interval(coin[:20])  # fewer questions, more doubt
-    assert wider[0] < lo and wider[1] > hi
-    assert bootstrap_interval(coin) == (lo, hi)  # seeded: the same every run
-    assert bootstrap_interval([]) == (0.0, 0.0)
-
-
-def test_ratio_interval_is_paired_and_brackets_the_ratio() -> None:
-    base = [0.2, 0.4, 0.6, 0.8] * 25
-    assert ratio_interval([1.2 * x for x in base], base) == (1.2, 1.2)  # same ratio on every query
-    noisy = [x * (1.0 + 0.4 * (i % 2) - 0.2) for i, x in enumerate(base)]  # 0.8x or 1.2x each
-    lo, hi = ratio_interval(noisy, base)
-    mean = sum(noisy) / sum(base)
-    assert lo < mean < hi and hi - lo < 0.2
-    assert ratio_interval([], []) == (0.0, 0.0)
 
 
 def test_answer_marked_and_answer_line_judge_the_marked_sentences() -> None:
@@ -253,3 +164,19 @@ def test_answer_marked_and_answer_line_judge_the_marked_sentences() -> None:
         return [Result(1, 1.0, text, "s.txt", 0, len(text))], True, None
 
     assert "answer_marked" not in evaluate_questions(qs, plain, 5, name="t", mode="m").metrics
+
+
+@pytest.mark.parametrize("model, expected", [
+    (None, "ten-line RAG (800-char windows, MiniLM)"),
+    ("/models/all-mpnet-base-v2", "ten-line RAG (800-char windows, all-mpnet-base-v2)"),
+])
+def test_the_dense_peer_is_named_after_the_model_it_ran_on(model: str | None, expected: str) -> None:
+    from types import SimpleNamespace
+
+    from itsqa.baselines import PEERS, peer_label
+    from itsqa.config import DEFAULT_MODEL_NAME
+    from itsqa.eval_runs import model_name
+
+    index = SimpleNamespace(manifest={"model": {"name": model or DEFAULT_MODEL_NAME}})
+    retriever = SimpleNamespace(index=index)
+    assert peer_label(PEERS[0], model_name(retriever)) == expected  # type: ignore[arg-type]

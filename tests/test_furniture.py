@@ -4,7 +4,7 @@ import pytest
 
 from itsqa.furniture import find_furniture
 
-from .conftest import CORPUS
+from .helpers import CORPUS
 
 
 def furniture_text(name: str) -> tuple[str, list[str]]:

@@ -20,7 +20,10 @@ import pytest
 
 from itsqa import store
 
-from .conftest import CORPUS, clean_env, copy_workspace, run_itsqa
+from .helpers import CORPUS, clean_env, copy_workspace, run_itsqa
+
+# Every test here runs the real model through the CLI in subprocesses.
+pytestmark = pytest.mark.slow
 
 HANSARD = "2023-03-22-hansard-written-statement-hcws660.txt"
 WIGGIN = "2023-lexology-wiggin-government-publishes-new-its.txt"
@@ -300,7 +303,7 @@ def test_sigkill_at_random_points_always_leaves_a_valid_index(work: Path) -> Non
         proc.communicate(timeout=60)
         loaded = store.load(work / "index")
         assert loaded is not None
-        assert len(loaded.chunks) + len(loaded.units) == loaded.faiss_index.ntotal
+        assert len(loaded.chunks) + len(loaded.sentences) == loaded.faiss_index.ntotal
         asked = itsqa(work, "ask", "quantum", "--json", "--no-refresh")
         assert asked.returncode == 0, asked.stderr
     # The next build finishes the job and clears what the killed ones left, even when the last

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from itsqa.answer import Answer, Citation, Hit
 from itsqa.catalog import SourceRow
 from itsqa.render import print_answer, print_sources
-from itsqa.retrieval import Answer, Citation, Hit
 
 NAME = "two\nlines.txt"
 
@@ -39,7 +39,7 @@ def test_a_newline_in_a_file_name_does_not_break_the_sources_list(
 
 def test_a_long_list_of_missing_words_is_cut_in_the_text_output(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from itsqa.render import MISSING_SHOWN
+    from itsqa.answer import MISSING_SHOWN
 
     hit = Hit(rank=1, score=0.5, text="Quantum is a priority.", citation=_citation("a.txt"))
     words = tuple(f"w{i}" for i in range(MISSING_SHOWN + 30))
@@ -55,7 +55,7 @@ def test_a_long_list_of_missing_words_is_cut_in_the_text_output(
 
 def test_a_very_long_missing_word_is_cut_in_the_text_output(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from itsqa.render import WORD_SHOWN
+    from itsqa.answer import WORD_SHOWN
 
     hit = Hit(rank=1, score=0.5, text="Quantum is a priority.", citation=_citation("a.txt"))
     word = "x" * 5000

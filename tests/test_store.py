@@ -1,3 +1,6 @@
+"""The on-disk index: a round trip, damage detected on load, the CURRENT pointer, leftovers of
+killed builds, and a generation swapped while it is read."""
+
 from __future__ import annotations
 
 import json
@@ -9,22 +12,19 @@ import pytest
 
 from itsqa import store
 from itsqa.build import update_index
-from itsqa.config import Settings
 from itsqa.errors import BadIndexError
 from itsqa.service import open_index
 
-
-def settings_for(corpus: Path, tmp_path: Path) -> Settings:
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+from .helpers import make_settings
 
 
 def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
-    s = settings_for(corpus_copy, tmp_path)
+    s = make_settings(corpus_copy, tmp_path)
     report = update_index(s)
     assert report.total > 0 and report.embedded == report.total
     loaded = store.load(s.index_dir)
     assert loaded is not None
-    assert loaded.faiss_index.ntotal == len(loaded.chunks) + len(loaded.units)
+    assert loaded.faiss_index.ntotal == len(loaded.chunks) + len(loaded.sentences)
     assert len(loaded.chunks) == report.total
     assert loaded.manifest["format_version"] == store.FORMAT_VERSION
     assert loaded.manifest["model"]["dimension"] == 384
@@ -43,7 +43,7 @@ def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
                                     "neighbours", "tokens"])
 def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_encoder,
                                     damage: str) -> None:
-    s = settings_for(corpus_copy, tmp_path)
+    s = make_settings(corpus_copy, tmp_path)
     update_index(s)
     gen = store.current_generation(s.index_dir)
     assert gen is not None
@@ -75,12 +75,12 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
         manifest_file.write_text(json.dumps(m))
     elif damage == "neighbours":
         # a neighbour naming a passage that does not exist, checksums updated to match
-        table = np.load(gen / store.NEIGHBOURS)
+        table = np.load(gen / store.SIMILAR)
         table[0, 0] = len(table)
-        np.save(gen / store.NEIGHBOURS, table)
+        np.save(gen / store.SIMILAR, table)
         m = json.loads(manifest_file.read_text())
-        m["files"][store.NEIGHBOURS] = [(gen / store.NEIGHBOURS).stat().st_size,
-                                        store.file_digest(gen / store.NEIGHBOURS)]
+        m["files"][store.SIMILAR] = [(gen / store.SIMILAR).stat().st_size,
+                                     store.file_digest(gen / store.SIMILAR)]
         manifest_file.write_text(json.dumps(m))
     elif damage == "tokens":
         # token offsets that overrun the token vectors, checksums updated to match
@@ -103,7 +103,7 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
 
 
 def test_planted_pickle_is_never_loaded(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
-    s = settings_for(corpus_copy, tmp_path)
+    s = make_settings(corpus_copy, tmp_path)
     update_index(s)
     gen = store.current_generation(s.index_dir)
     assert gen is not None
@@ -139,10 +139,10 @@ def test_current_pointer_is_validated(tmp_path: Path) -> None:
 
 def test_a_killed_builds_leftovers_go_at_the_next_build_even_with_nothing_to_do(
         corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
-    s = settings_for(corpus_copy, tmp_path)
+    s = make_settings(corpus_copy, tmp_path)
     update_index(s)
     gen = store.current_generation(s.index_dir)
-    leftover = store.new_generation_dir(s.index_dir)  # as a SIGKILLed build leaves it
+    leftover = store._new_generation_dir(s.index_dir)  # as a SIGKILLed build leaves it
     (leftover / "embeddings.npy").write_bytes(b"half")
     report = update_index(s)
     assert report.embedded == 0 and not report.added  # nothing to rebuild
@@ -156,7 +156,7 @@ def test_a_generation_removed_while_it_is_read_is_retried_from_the_new_one(
     checking it: the reader must move on to the new one, not fail with FileNotFoundError."""
     import shutil
 
-    s = settings_for(corpus_copy, tmp_path)
+    s = make_settings(corpus_copy, tmp_path)
     update_index(s)
     old = store.current_generation(s.index_dir)
     assert old is not None
@@ -182,23 +182,3 @@ def test_a_generation_removed_while_it_is_read_is_retried_from_the_new_one(
     monkeypatch.setattr(store, "file_digest", vanished)
     with pytest.raises(BadIndexError, match="cannot be read"):
         store.load(s.index_dir)
-
-
-@pytest.mark.parametrize("exact_max", [store.NEIGHBOUR_EXACT_MAX, 0])
-def test_passage_neighbours_are_the_most_similar_of_other_sources(exact_max: int) -> None:
-    """Exact search and the HNSW path (forced with exact_max=0) give each passage its most
-    similar passages of other sources, best first, -1 where there is none with a positive
-    cosine."""
-    rng = np.random.default_rng(0)
-    vecs = rng.normal(size=(60, 16)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    sources = [f"s{i % 4}" for i in range(60)]
-    rows, sims = store.passage_neighbours(vecs, sources, k=5, exact_max=exact_max)
-    assert rows.shape == sims.shape == (60, 5) and rows.dtype == np.int32
-    for i in range(60):
-        cos = vecs @ vecs[i]
-        want = [j for j in np.argsort(-cos) if sources[j] != sources[i] and cos[j] > 0][:5]
-        assert list(rows[i]) == want + [-1] * (5 - len(want))
-        assert np.allclose(sims[i, : len(want)], cos[want], atol=1e-5)
-    lone, lone_sims = store.passage_neighbours(vecs[:3], ["a"] * 3, k=5)
-    assert (lone == -1).all() and (lone_sims == 0).all()

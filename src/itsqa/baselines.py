@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from .config import DEFAULT_MODEL_NAME
 from .embedding import Encoder
+from .evaluation import RankFn, Result
 
 WINDOW = 800
+PEERS = ("ten-line RAG (800-char windows, MiniLM)", "bm25s (800-char windows)")
+BEIR_PEERS = ("MiniLM dense, whole documents", "bm25s, whole documents")
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,33 @@ class Bm25Peer:
                                                show_progress=False)
         return [(self.items[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True)
                 if s > 0]
+
+
+def peer_label(label: str, model_name: str) -> str:
+    """A dense peer's label, naming the model it really ran on where ITSQA_MODEL chose another."""
+    return label if model_name == DEFAULT_MODEL_NAME else label.replace("MiniLM", Path(model_name).name)
+
+
+def corpus_windows(texts: dict[str, str]) -> list[Window]:
+    """800-character windows of every source's text, sources in name order."""
+    return [w for name in sorted(texts) for w in windows(name, texts[name])]
+
+
+def peer_rankers(items: Sequence[Window], encoder: Encoder, threshold: float, k: int,
+                 display: Any, model_name: str) -> dict[str, RankFn]:
+    """The two peers as question-set rankers over `items`: {label: ranker}. Confidence is the
+    dense peer's best cosine against `threshold`; `display` turns a source name into the path
+    a result cites."""
+    dense = DensePeer(items, encoder)
+    bm25 = Bm25Peer(items)
+
+    def make(peer: DensePeer | Bm25Peer) -> RankFn:
+        def rank(question: str) -> tuple[list[Result], bool, str | None]:
+            hits = peer.search(question, max(k, 10))
+            best = dense.search(question, 1)
+            conf = bool(best) and best[0][1] >= threshold
+            return [Result(i + 1, s, w.text, display(w.key), w.start, w.end)
+                    for i, (w, s) in enumerate(hits)], conf, None
+        return rank
+
+    return {peer_label(PEERS[0], model_name): make(dense), PEERS[1]: make(bm25)}

@@ -1,32 +1,37 @@
 """Bringing the index up to date with the corpus, re-embedding only what changed. Prints nothing:
-progress and notes go through the callbacks the caller passes."""
+progress and notes go through the callbacks the caller passes.
+
+A build runs in four steps, each a function below: read and cut the sources that changed
+(`_read_sources`), frame every passage and sentence as the model and BM25 read it
+(`_prepare_inputs`), embed what no earlier build embedded (`_embed`), and write a new generation
+(`store.write_generation`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import lexical, store
-from .chunking import HEADING_JOIN, chunk_text, cited_path, sentence_spans
-from .config import ChunkSettings, Settings
-from .corpus import Document, SourceFile, SourceMeta, load_metadata, read_document, scan, skip_reason
-from .embedding import (
-    ModelSpec,
-    export_works,
-    load_encoder,
-    model_spec,
-    model_text,
-    token_counter,
-    wordpiece_df,
+from . import expansion, lexical, store
+from .changes import CHUNKING_CHANGED, Plan, meta_key, plan
+from .chunking import chunk_text, furniture_to_skip, sentence_spans
+from .config import Settings
+from .corpus import Document, read_document, skip_reason
+from .embedding import Encoder, export_works, load_encoder
+from .errors import BadIndexError, CorpusError, UsageError
+from .inputs import (
+    context_fitter,
+    context_line,
+    embed_hash,
+    embed_text,
+    lexical_text,
+    source_label,
+    with_context,
 )
-from .errors import BadIndexError, CorpusError, ItsqaError, UsageError
-from .furniture import FRONT_MATTER, STRANDED, Span
+from .model import ModelSpec, model_spec, token_counter, wordpiece_df
+from .similar import similar_passages
 
 Note = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -34,7 +39,7 @@ ProgressFactory = Callable[[int], Callable[[int], None]]
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did. `embedded` chunks went through the model; `reused` kept their vectors."""
+    """What a build did. `embedded` passages went through the model; `reused` kept their vectors."""
 
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
@@ -63,159 +68,131 @@ class BuildReport:
         }
 
 
+def check_paths(settings: Settings) -> None:
+    """The index may sit inside the corpus (it is then skipped), but not be the corpus itself or
+    hold it: a rebuild would remove the sources."""
+    corpus, index = settings.corpus_dir.resolve(), settings.index_dir.resolve()
+    if corpus == index or corpus.is_relative_to(index):
+        raise UsageError(f"the index folder {settings.index_dir} would hold the corpus "
+                         f"{settings.corpus_dir}: choose a separate --index folder")
+
+
+def update_index(settings: Settings, *, rebuild: bool = False,
+                 progress: ProgressFactory | None = None, note: Note | None = None) -> BuildReport:
+    """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`.
+
+    Args:
+        settings: where the corpus and index are, and how to cut and embed.
+        rebuild: re-read and re-embed every source, even if unchanged.
+        progress: called with the number of texts to embed; returns a callback taking how
+            many more are done.
+        note: receives one-line notes (an index rebuilt because it is damaged, the model
+            exported).
+
+    Returns:
+        What changed and how much was embedded.
+
+    Raises:
+        CorpusError: the corpus is missing, or has no readable source.
+        UsageError: the index folder would hold the corpus.
+        ItsqaError: the index cannot be written (the previous one stays in force).
+        IndexLockedError: another build held the lock too long.
+    """
+    t0 = time.perf_counter()
+    spec = model_spec(settings)
+    check_paths(settings)
+    with store.build_lock(settings.index_dir):
+        store.remove_leftovers(settings.index_dir)
+        manifest, gen = _verified_current(settings, note)
+        p = plan(settings, manifest, spec.key)
+        if rebuild and not p.full_rebuild:
+            p.rebuild_all("--rebuild")
+        if not p.files:
+            raise CorpusError(
+                f"no sources in {settings.corpus_dir}: add .txt, .md, .html or .pdf files")
+        if p.up_to_date and manifest is not None and gen is not None:
+            return _keep(settings, spec, p, manifest, gen, note, t0)
+        return _write(settings, spec, p, manifest, gen, progress, note, t0)
+
+
+def _verified_current(settings: Settings, note: Note | None
+                      ) -> tuple[dict[str, Any] | None, Path | None]:
+    """The current generation's manifest and folder, checksums verified; (None, None) when
+    there is none or it is damaged (it is then rebuilt)."""
+    try:
+        manifest = store.read_manifest(settings.index_dir)
+        gen = store.current_generation(settings.index_dir)
+        # An index of another format is rebuilt whole (the plan says why): no need to check it.
+        if (manifest is not None and gen is not None
+                and manifest.get("format_version") == store.FORMAT_VERSION):
+            store.verify(gen, manifest)
+        return manifest, gen
+    except BadIndexError as exc:
+        if note:
+            note(f"the index cannot be used as it is ({exc}): rebuilding it")
+        return None, None
+
+
+def _keep(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any], gen: Path,
+          note: Note | None, t0: float) -> BuildReport:
+    """Nothing to embed: remember touched files' new mtimes, and make sure the model's ONNX
+    export is there and loads."""
+    if p.touched_only:
+        store.remember_mtimes(gen, manifest, {n: p.files[n].mtime_ns for n in p.touched_only})
+    if not export_works(settings.index_dir, spec):  # missing or damaged: export it again
+        load_encoder(spec, settings.index_dir, export=True, note=note)
+    return BuildReport(unchanged=tuple(n for n in p.unchanged if n not in p.skipped_before),
+                       total=int(manifest.get("n_chunks", 0)),
+                       seconds=time.perf_counter() - t0, warnings=tuple(p.warnings))
+
+
 @dataclass
-class Plan:
-    """How the corpus differs from the index, worked out from sizes and mtimes first and
-    content hashes only where those differ."""
+class _Previous:
+    """What the build can reuse of the index before it: vectors are keyed by the hash of the
+    model and the exact text it read, so they carry over a change of chunking settings or rules."""
 
-    files: dict[str, SourceFile]
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    touched_only: list[str] = field(default_factory=list)  # same bytes, new mtime
-    full_rebuild: str = ""
-    metadata_sha: str = ""
-    meta: dict[str, SourceMeta] = field(default_factory=dict)  # sources.toml, as it is now
-    skipped_before: set[str] = field(default_factory=set)
+    sources: dict[str, Any] = field(default_factory=dict)
+    chunks_by_source: dict[str, list[store.ChunkRecord]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    vectors: dict[str, Any] = field(default_factory=dict)  # embed hash -> vector
+    terms: dict[str, Any] = field(default_factory=dict)  # word -> vector
+    tokens: dict[str, Any] = field(default_factory=dict)  # passage embed hash -> token vectors
+
+
+def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
+              gen: Path | None) -> _Previous:
+    """The reusable parts of the current index; nothing for a forced, model or format rebuild."""
+    import numpy as np
+
+    prev = _Previous()
+    if manifest is None or gen is None or p.full_rebuild not in ("", CHUNKING_CHANGED):
+        return prev
+    # update_index verified this generation's checksums a moment ago, under the same lock
+    loaded = store.load(settings.index_dir, checksums=False)
+    if loaded is None:
+        return prev
+    prev.sources, prev.texts = loaded.sources, loaded.texts
+    for c in loaded.chunks:
+        prev.chunks_by_source.setdefault(c.source, []).append(c)
+    prev.vectors = dict(zip(loaded.vector_hashes, loaded.embeddings(), strict=True))
+    terms = loaded.terms()
+    prev.terms = dict(zip(terms.words, terms.vectors, strict=True))
+    prev.tokens = {c.embed_hash: np.array(loaded.passage_tokens(row))
+                   for row, c in enumerate(loaded.chunks)}
+    return prev
+
+
+@dataclass
+class _Read:
+    """The sources after reading and cutting: passages (with no vector keys yet), source
+    tables, and what was skipped."""
+
+    records: list[store.ChunkRecord] = field(default_factory=list)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # skipped by this build, and why
+    skipped_kept: dict[str, Any] = field(default_factory=dict)  # skipped before, unchanged since
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def up_to_date(self) -> bool:
-        return not (self.added or self.changed or self.removed or self.full_rebuild)
-
-
-def _metadata_sha(corpus_dir: Path) -> str:
-    p = corpus_dir / "sources.toml"
-    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
-
-
-def meta_key(meta: SourceMeta | None) -> str:
-    """A fingerprint of what sources.toml says about one source ("" when it says nothing), so
-    that editing one entry re-reads that source alone."""
-    if meta is None:
-        return ""
-    return hashlib.sha256(json.dumps(meta.__dict__, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def model_info(spec: ModelSpec, dimension: int) -> dict[str, Any]:
-    return {"name": spec.name, "key": spec.key, "dimension": dimension,
-            "max_seq_length": spec.max_seq_length}
-
-
-CHUNKING_CHANGED = "chunking settings changed"
-
-
-def plan(settings: Settings, manifest: dict[str, Any] | None, spec: ModelSpec) -> Plan:
-    """Compare the corpus with the index manifest (no model, no embedding)."""
-    found = scan(settings.corpus_dir, exclude=settings.index_dir)
-    files = {f.name: f for f in found.files}
-    p = Plan(files=files, warnings=list(found.warnings))
-    p.metadata_sha = _metadata_sha(settings.corpus_dir)
-    p.meta, meta_warnings = load_metadata(settings.corpus_dir)
-    p.warnings += meta_warnings
-    if manifest is None:
-        p.full_rebuild = "no index yet"
-        p.added = sorted(files)
-        return p
-    if manifest.get("format_version") != store.FORMAT_VERSION:
-        p.full_rebuild = "index format changed"
-    elif manifest.get("model", {}).get("key") != spec.key:
-        p.full_rebuild = "model changed"
-    elif manifest.get("chunking") != settings.chunking.as_dict():
-        p.full_rebuild = CHUNKING_CHANGED
-    # Files skipped last time (binary, empty) count as known, so they are not retried on every ask.
-    known: dict[str, dict[str, Any]] = {**manifest.get("skipped", {}), **manifest.get("sources", {})}
-    metadata_changed = manifest.get("metadata_sha") != p.metadata_sha
-    for name, f in sorted(files.items()):
-        old = known.get(name)
-        if old is None:
-            p.added.append(name)
-            continue
-        # Its own entry in sources.toml; an index from before entries were fingerprinted
-        # knows only whether the whole file changed.
-        same_meta = (old["meta"] == meta_key(p.meta.get(name)) if "meta" in old
-                     else not metadata_changed)
-        if old.get("size") == f.size and old.get("mtime_ns") == f.mtime_ns and same_meta:
-            p.unchanged.append(name)
-        else:
-            try:
-                digest = hashlib.sha256(f.path.read_bytes()).hexdigest()
-            except OSError:
-                digest = ""
-            if digest == old.get("sha256") and same_meta:
-                p.unchanged.append(name)
-                p.touched_only.append(name)
-            else:
-                p.changed.append(name)
-    p.removed = sorted(set(known) - set(files))
-    p.skipped_before = {n for n in manifest.get("skipped", {}) if n in p.unchanged}
-    if p.full_rebuild:
-        p.added, p.changed, p.unchanged = sorted(files), [], []
-    return p
-
-
-def furniture_to_drop(spans: Sequence[Span], cfg: ChunkSettings) -> list[Span]:
-    """The furniture spans the chunker skips, as the settings ask (front matter always: it is
-    metadata, not page furniture the settings can keep for an ablation)."""
-    return [sp for sp in spans if sp.rule == FRONT_MATTER or (
-        cfg.drop_furniture and (cfg.drop_stranded or sp.rule != STRANDED))]
-
-
-def source_label(entry: dict[str, Any], with_publisher: bool) -> str:
-    """The source as context for the model and BM25: its title, and its publisher if wanted."""
-    title, publisher = entry.get("title", ""), entry.get("publisher", "")
-    return f"{title} ({publisher})" if with_publisher and publisher else title
-
-
-def context_line(doc_title: str, heading: str, text: str,
-                 fit: Callable[[str], str] | None = None) -> str:
-    """The line that places a passage: the source title and the section headings above it, cut
-    by `fit` to the tokens the chunker left for it, so the passage is never truncated."""
-    line = doc_title
-    path = cited_path(heading, doc_title)
-    if path and text.startswith(path[-1]):
-        path.pop()  # the passage opens with its own heading: only the ones above it are context
-    if path:
-        line = f"{doc_title} — {HEADING_JOIN.join(path)}"
-    return fit(line) if fit is not None else line
-
-
-def embed_text(doc_title: str, heading: str, text: str, context: bool = True,
-               fit: Callable[[str], str] | None = None) -> str:
-    """What the model reads for a passage: its context line (title, headings), then the text."""
-    return with_context(context_line(doc_title, heading, text, fit) if context else "", text)
-
-
-def with_context(line: str, text: str) -> str:
-    """The context line (if any) above the text."""
-    return f"{line}\n{text}" if line else text
-
-
-def lexical_text(line: str, text: str, repeats: int) -> str:
-    """What BM25 indexes for a passage: its context line `repeats` times, then the text. A title
-    word counts more than a word of the body (BM25F's field weight, by repetition)."""
-    return with_context("\n".join([line] * repeats) if line else "", text)
-
-
-def context_fitter(count: Callable[[str], int], budget: int) -> Callable[[str], str]:
-    """Shorten a context line, word by word from the end, to at most `budget` tokens."""
-    cache: dict[str, str] = {}
-
-    def fit(line: str) -> str:
-        if line not in cache:
-            words = line.split()
-            while words and count(" ".join(words)) > budget:
-                words.pop()
-            cache[line] = " ".join(words)
-        return cache[line]
-
-    return fit
-
-
-def _embed_hash(spec: ModelSpec, text: str) -> str:
-    """The key of a vector: the model and the text exactly as the model reads it (normalised)."""
-    return hashlib.sha256(f"{spec.key}\0{model_text([text])[0]}".encode()).hexdigest()[:32]
 
 
 def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:
@@ -226,259 +203,202 @@ def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:
         "encoding": doc.encoding, "chunks": n_chunks, "text_chars": len(doc.text),
         "furniture": [[s.start, s.end, s.rule] for s in doc.furniture],
         "furniture_chars": sum(s.end - s.start for s in doc.furniture),
-        "pages": [list(p) for p in doc.pages],
+        "pages": [list(pg) for pg in doc.pages],
     }
 
 
-def check_paths(settings: Settings) -> None:
-    """The index may sit inside the corpus (it is then skipped), but not be the corpus itself or
-    hold it: a rebuild would remove the sources."""
-    corpus, index = settings.corpus_dir.resolve(), settings.index_dir.resolve()
-    if corpus == index or corpus.is_relative_to(index):
-        raise UsageError(f"the index folder {settings.index_dir} would hold the corpus "
-                         f"{settings.corpus_dir}: choose a separate --index folder")
+def _read_sources(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
+                  prev: _Previous, count: Callable[[str], int]) -> _Read:
+    """Keep the passages of unchanged sources; read and cut the added and changed ones (a
+    source whose sources.toml entry changed is one)."""
+    out = _Read(warnings=list(p.warnings))
+    whole = manifest is None or bool(p.full_rebuild)
+    to_read = sorted(p.files) if whole else sorted(p.added + p.changed)
+    out.skipped_kept = {n: manifest["skipped"][n] for n in p.skipped_before if manifest}
+    for name in sorted(p.files):
+        if name not in to_read and name in prev.sources:
+            out.sources[name] = prev.sources[name]
+            if name in prev.texts:
+                out.texts[name] = prev.texts[name]
+            out.records.extend(prev.chunks_by_source.get(name, []))
+    for name in to_read:
+        doc, w = read_document(p.files[name], p.meta.get(name))
+        out.warnings.extend(w)
+        if doc is None:
+            out.skipped[name] = skip_reason(name, w)
+            continue
+        chunks = chunk_text(doc.text, settings.chunking,
+                            furniture_to_skip(doc.furniture, settings.chunking), count,
+                            breaks=[start for start, _ in doc.pages])
+        out.records.extend(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
+                                             c.heading, "", doc.page_of(c.start)) for c in chunks)
+        out.sources[name] = _source_entry(doc, len(chunks))
+        if doc.format not in ("text", "markdown"):
+            out.texts[name] = doc.text
+    if not out.records:
+        raise CorpusError(f"no readable text in {settings.corpus_dir}: every source was skipped "
+                          f"({'; '.join(out.warnings[:3])})")
+    out.records.sort(key=lambda c: (c.source, c.ordinal))
+    return out
 
 
-def update_index(
-    settings: Settings,
-    *,
-    rebuild: bool = False,
-    progress: ProgressFactory | None = None,
-    note: Note | None = None,
-) -> BuildReport:
-    """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`."""
-    t0 = time.perf_counter()
-    spec = model_spec(settings)
-    check_paths(settings)
-    with store.build_lock(settings.index_dir):
-        store.remove_leftovers(settings.index_dir)
-        try:
-            manifest = store.read_manifest(settings.index_dir)
-            gen = store.current_generation(settings.index_dir)
-            # An index of another format is rebuilt whole (the plan says why): no need to check it.
-            if (manifest is not None and gen is not None
-                    and manifest.get("format_version") == store.FORMAT_VERSION):
-                store.verify(gen, manifest)
-        except BadIndexError as exc:
-            if note:
-                note(f"the index cannot be used as it is ({exc}): rebuilding it")
-            manifest, gen = None, None
-        p = plan(settings, manifest, spec)
-        if rebuild and not p.full_rebuild:
-            p.full_rebuild = "--rebuild"
-            p.added, p.changed, p.unchanged = sorted(p.files), [], []
-        if not p.files:
-            raise CorpusError(
-                f"no sources in {settings.corpus_dir}: add .txt, .md, .html or .pdf files"
-            )
-        if p.up_to_date and manifest is not None and gen is not None:
-            if p.touched_only:  # remember the new mtimes so the next check skips hashing
-                for name in p.touched_only:
-                    manifest["sources"][name]["mtime_ns"] = p.files[name].mtime_ns
-                store.write_json_atomic(gen / store.MANIFEST, manifest)
-            if not export_works(settings.index_dir, spec):  # missing or damaged: export it again
-                load_encoder(spec, settings.index_dir, export=True, note=note)
-            return BuildReport(unchanged=tuple(n for n in p.unchanged if n not in p.skipped_before),
-                               total=int(manifest.get("n_chunks", 0)),
-                               seconds=time.perf_counter() - t0, warnings=tuple(p.warnings))
-        return _write(settings, spec, p, manifest, gen, progress, note, t0)
+@dataclass
+class _Inputs:
+    """Every text the model reads (passages, then sentences) with its key, and what BM25 reads."""
+
+    records: list[store.ChunkRecord]  # with their embed hashes
+    texts: list[str]
+    hashes: list[str]
+    sentences: list[store.SentenceRow]
+    lexical: list[str]
 
 
-def _write_failure(index_dir: Path, exc: OSError) -> str:
-    """The error for a failed write of the index, naming its cause and what to do (numpy reports
-    a full disk as a short write, so the free space is looked at)."""
-    try:
-        full = shutil.disk_usage(index_dir).free < 1024 * 1024
-    except OSError:
-        full = False
-    why, todo = (("no space left on the device", "free some space or choose another --index")
-                 if full else
-                 (exc.strerror or str(exc), "choose another --index or fix this one's permissions"))
-    return (f"cannot write the new index in {index_dir} ({why}): {todo}; the index there before "
-            "is unchanged")
+def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
+                    count: Callable[[str], int]) -> _Inputs:
+    """Frame each passage (and each of its sentences, for a vector of its own) with its context
+    line, and key each text by the model and the text as it reads it."""
+    ctx = settings.chunking
+    titles = {n: source_label(e, ctx.context_publisher) for n, e in read.sources.items()}
+    fit = context_fitter(count, ctx.context_tokens)
+    lines = [context_line(titles[c.source], c.heading, c.text, fit) if ctx.passage_context
+             else "" for c in read.records]
+    texts = [with_context(line, c.text) for line, c in zip(lines, read.records, strict=True)]
+    lexical_inputs = [lexical_text(line, c.text, ctx.bm25_context_repeats)
+                      for line, c in zip(lines, read.records, strict=True)]
+    hashes = [embed_hash(spec, t) for t in texts]
+    records = [replace(c, embed_hash=h) for c, h in zip(read.records, hashes, strict=True)]
+    sentences: list[store.SentenceRow] = []
+    if ctx.sentence_vectors:
+        for row, rec in enumerate(records):
+            for s, e in sentence_spans(rec.text):
+                et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
+                                ctx.sentence_context, fit)
+                h = embed_hash(spec, et)
+                sentences.append(store.SentenceRow(row, rec.start + s, rec.start + e, h))
+                texts.append(et)
+                hashes.append(h)
+    return _Inputs(records, texts, hashes, sentences, lexical_inputs)
+
+
+@dataclass
+class _Embedded:
+    vectors: Any  # float32, one per input text
+    tokens: list[Any]  # per passage: its token vectors (float16)
+    terms: store.Terms
+    embedded: int  # passages that went through the model
+
+
+def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous,
+           progress: ProgressFactory | None, note: Note | None,
+           dim: int) -> _Embedded:
+    """Vectors for every input, token vectors for every passage and vectors for every corpus
+    word, each computed only where no earlier build did."""
+    import numpy as np
+
+    encoders: list[Encoder] = []
+
+    def encoder() -> Encoder:  # loaded only if something needs embedding
+        if not encoders:
+            encoders.append(load_encoder(spec, settings.index_dir, export=True, note=note))
+        return encoders[0]
+
+    todo = [i for i, h in enumerate(inputs.hashes) if h not in prev.vectors]
+    n = len(inputs.records)
+    # Late interaction reads each passage piece by piece as its vector reads it (context line,
+    # then text), keyed like the vectors by that input.
+    token_inputs = {c.embed_hash: inputs.texts[row] for row, c in enumerate(inputs.records)}
+    tokens = dict(prev.tokens)
+    token_todo = sorted(h for h in token_inputs if h not in tokens)
+    tick = progress(len(todo) + len(token_todo)) if progress and (todo or token_todo) else None
+    fresh = None
+    if todo:
+        fresh = encoder().encode([inputs.texts[i] for i in todo], progress=tick)
+        dim = fresh.shape[1]
+    for i in range(0, len(token_todo), 32):
+        batch = token_todo[i : i + 32]
+        for h, tv in zip(batch, encoder().tokens([token_inputs[h] for h in batch]), strict=True):
+            tokens[h] = tv.vectors.astype(np.float16)
+        if tick:
+            tick(len(batch))
+    terms = _terms(inputs.texts[:n], prev.terms, encoder, dim)
+    vectors = np.zeros((len(inputs.hashes), dim), dtype=np.float32)
+    for i, h in enumerate(inputs.hashes):
+        if h in prev.vectors:
+            vectors[i] = prev.vectors[h]
+    if fresh is not None:
+        vectors[np.array(todo)] = fresh
+    return _Embedded(vectors, [tokens[c.embed_hash] for c in inputs.records], terms,
+                     sum(1 for i in todo if i < n))
+
+
+def _terms(passage_inputs: list[str], previous: dict[str, Any], encoder: Callable[[], Encoder],
+           dim: int) -> store.Terms:
+    """The corpus's words for query expansion, each embedded once (reused from the last build)."""
+    import numpy as np
+
+    words, stems = expansion.corpus_terms(passage_inputs, frozenset(lexical.default_stopwords()))
+    new = [w for w in words if w not in previous]
+    fresh = dict(zip(new, encoder().encode(new, batch_size=128), strict=True)) if new else {}
+    vectors = np.zeros((len(words), dim), dtype=np.float16)
+    for i, word in enumerate(words):
+        vectors[i] = fresh[word] if word in fresh else previous[word]
+    return store.Terms(words, stems, vectors)
+
+
+def _manifest(settings: Settings, spec: ModelSpec, p: Plan, read: _Read, inputs: _Inputs,
+              dim: int) -> dict[str, Any]:
+    manifest = store.manifest_base(spec.manifest_entry(dim), settings.chunking.as_dict())
+    manifest.update({
+        "corpus": str(settings.corpus_dir.resolve()),
+        "metadata_sha": p.metadata_sha,
+        "n_chunks": len(inputs.records),
+        "n_units": len(inputs.sentences),
+        "index_type": "flat" if len(inputs.hashes) <= store.EXACT_SEARCH_MAX else "hnsw",
+        "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"],
+                        "meta": meta_key(p.meta.get(n))}
+                    for n, s in read.sources.items()},
+        "skipped": {**read.skipped_kept, **{n: {"size": p.files[n].size,
+                                                 "mtime_ns": p.files[n].mtime_ns,
+                                                 "meta": meta_key(p.meta.get(n)), "reason": reason}
+                                             for n, reason in read.skipped.items()
+                                             if n not in read.skipped_kept}},
+    })
+    return manifest
 
 
 def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any] | None,
            gen: Path | None, progress: ProgressFactory | None, note: Note | None,
            t0: float) -> BuildReport:
-    import numpy as np
-
-    meta = p.meta
-    warnings = list(p.warnings)
+    prev = _previous(settings, p, manifest, gen)
     count = token_counter(spec)
-    old_sources: dict[str, Any] = {}
-    old_chunks: list[store.ChunkRecord] = []
-    old_texts: dict[str, str] = {}
-    reuse: dict[str, np.ndarray] = {}
-    old_terms: dict[str, np.ndarray] = {}
-    old_tokens: dict[str, np.ndarray] = {}  # a passage's embed hash -> its token vectors
-    # Vectors are keyed by the hash of the model and the exact text it read, so they carry over
-    # a change of chunking settings or rules: only passages cut or framed differently are
-    # embedded again. A forced, model or format rebuild starts from nothing.
-    if manifest is not None and gen is not None and p.full_rebuild in ("", CHUNKING_CHANGED):
-        # update_index verified this generation's checksums a moment ago, under the same lock
-        loaded = store.load(settings.index_dir, checksums=False)
-        if loaded is not None:
-            old_sources, old_chunks, old_texts = loaded.sources, loaded.chunks, loaded.texts
-            vectors = store.load_embeddings(loaded.path)
-            reuse = dict(zip(loaded.vector_hashes, vectors, strict=True))
-            old_words, _, old_vectors = store.load_terms(loaded.path)
-            old_terms = dict(zip(old_words, old_vectors, strict=True))
-            old_tokens = {c.embed_hash: np.array(loaded.passage_tokens(row))
-                          for row, c in enumerate(loaded.chunks)}
-    # Sources to (re)read: added and changed (a source whose sources.toml entry changed is).
-    to_read = sorted(p.files) if (manifest is None or p.full_rebuild) else sorted(p.added + p.changed)
-    kept = [n for n in sorted(p.files) if n not in to_read and n in old_sources]
-    skipped_kept = {n: manifest["skipped"][n] for n in p.skipped_before if manifest}
-    sources: dict[str, dict[str, Any]] = {}
-    texts: dict[str, str] = {}
-    records: list[store.ChunkRecord] = []
-    skipped: dict[str, str] = {}  # sources skipped by this build, and why
-    old_by_source: dict[str, list[store.ChunkRecord]] = {}
-    for old_chunk in old_chunks:
-        old_by_source.setdefault(old_chunk.source, []).append(old_chunk)
-    for name in kept:
-        sources[name] = old_sources[name]
-        if name in old_texts:
-            texts[name] = old_texts[name]
-        records.extend(old_by_source.get(name, []))
-    for name in to_read:
-        doc, w = read_document(p.files[name], meta.get(name))
-        warnings.extend(w)
-        if doc is None:
-            skipped[name] = skip_reason(name, w)
-            continue
-        chunks = chunk_text(doc.text, settings.chunking,
-                            furniture_to_drop(doc.furniture, settings.chunking), count,
-                            breaks=[start for start, _ in doc.pages])
-        for c in chunks:
-            records.append(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
-                                             c.heading, "", doc.page_of(c.start)))
-        sources[name] = _source_entry(doc, len(chunks))
-        if doc.format not in ("text", "markdown"):
-            texts[name] = doc.text
-    if not records:
-        raise CorpusError(
-            f"no readable text in {settings.corpus_dir}: every source was skipped "
-            f"({'; '.join(warnings[:3])})"
-        )
-    records.sort(key=lambda c: (c.source, c.ordinal))
-    ctx = settings.chunking
-    titles = {n: source_label(e, ctx.context_publisher) for n, e in sources.items()}
-    fit = context_fitter(count, ctx.context_tokens)
-    lines = [context_line(titles[c.source], c.heading, c.text, fit) if ctx.passage_context
-             else "" for c in records]
-    inputs = [with_context(line, c.text) for line, c in zip(lines, records, strict=True)]
-    lexical_inputs = [lexical_text(line, c.text, ctx.bm25_context_repeats)
-                      for line, c in zip(lines, records, strict=True)]
-    hashes = [_embed_hash(spec, t) for t in inputs]
-    records = [replace(c, embed_hash=h) for c, h in zip(records, hashes, strict=True)]
-    units: list[list[Any]] = []  # [passage row, start, end, embed hash]
-    if settings.chunking.sentence_vectors:
-        for row, rec in enumerate(records):
-            for s, e in sentence_spans(rec.text):
-                et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
-                                ctx.sentence_context, fit)
-                h = _embed_hash(spec, et)
-                units.append([row, rec.start + s, rec.start + e, h])
-                inputs.append(et)
-                hashes.append(h)
-    todo = [i for i, h in enumerate(hashes) if h not in reuse]
-    dim = int(manifest["model"]["dimension"]) if (manifest and reuse) else 0
-    encoders: list[Any] = []
+    read = _read_sources(settings, p, manifest, prev, count)
+    inputs = _prepare_inputs(settings, spec, read, count)
+    dim = int(manifest["model"]["dimension"]) if (manifest and prev.vectors) else 0
+    done = _embed(settings, spec, inputs, prev, progress, note, dim)
+    dim = done.vectors.shape[1]
+    rows, sims = similar_passages(done.vectors[: len(inputs.records)],
+                                  [c.source for c in inputs.records])
+    store.write_generation(settings.index_dir, store.GenerationData(
+        manifest=_manifest(settings, spec, p, read, inputs, dim), chunks=inputs.records,
+        sentences=inputs.sentences, sources=read.sources, texts=read.texts, vectors=done.vectors,
+        bm25=lexical.build_tables(inputs.lexical), terms=done.terms, token_vectors=done.tokens,
+        wordpiece_df=wordpiece_df(spec, [c.text for c in inputs.records]),
+        similar_rows=rows, similar_sims=sims))
+    return _report(p, manifest, read, len(inputs.records), done.embedded, t0)
 
-    def encoder() -> Any:
-        if not encoders:
-            encoders.append(load_encoder(spec, settings.index_dir, export=True, note=note))
-        return encoders[0]
 
-    # Late interaction reads each passage piece by piece as its vector reads it: the context
-    # line (title, publisher, headings), then the text; keyed, like the vectors, by that input.
-    token_inputs = {c.embed_hash: inputs[row] for row, c in enumerate(records)}
-    token_todo = sorted(h for h in token_inputs if h not in old_tokens)
-    tick = progress(len(todo) + len(token_todo)) if progress and (todo or token_todo) else None
-    vectors_new = None
-    if todo:
-        vectors_new = encoder().encode([inputs[i] for i in todo], progress=tick)
-        dim = vectors_new.shape[1]
-    for i in range(0, len(token_todo), 32):
-        batch = token_todo[i : i + 32]
-        for h, tv in zip(batch, encoder().tokens([token_inputs[h] for h in batch]), strict=True):
-            old_tokens[h] = tv.vectors.astype(np.float16)
-        if tick:
-            tick(len(batch))
-    # The corpus's words for query expansion, each embedded once (reused from the last build).
-    terms, stems = lexical.expansion_terms(inputs[: len(records)],
-                                           frozenset(lexical.default_stopwords()))
-    new_terms = [w for w in terms if w not in old_terms]
-    term_vectors = np.zeros((len(terms), dim), dtype=np.float16)
-    fresh = (dict(zip(new_terms, encoder().encode(new_terms, batch_size=128), strict=True))
-             if new_terms else {})
-    for i, term in enumerate(terms):
-        term_vectors[i] = fresh[term] if term in fresh else old_terms[term]
-    vectors = np.zeros((len(hashes), dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        if h in reuse:
-            vectors[i] = reuse[h]
-    if vectors_new is not None:
-        vectors[np.array(todo)] = vectors_new
-    tmp = store.new_generation_dir(settings.index_dir)
-    try:
-        import faiss
-
-        np.save(tmp / "embeddings.npy", vectors, allow_pickle=False)
-        try:
-            faiss.write_index(store.make_faiss_index(vectors), str(tmp / "vectors.faiss"))
-        except RuntimeError as exc:  # FAISS reports a failed write this way
-            raise OSError("FAISS could not write vectors.faiss") from exc
-        (tmp / "chunks.json").write_text(
-            json.dumps([c.__dict__ for c in records], ensure_ascii=False), encoding="utf-8")
-        (tmp / "units.json").write_text(json.dumps(units), encoding="utf-8")
-        (tmp / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
-        (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        lexical.build(lexical_inputs, tmp / "bm25")
-        store.save_terms(tmp, terms, stems, term_vectors)
-        store.save_tokens(tmp, [old_tokens[c.embed_hash] for c in records], dim)
-        np.save(tmp / store.WORDPIECE_DF, wordpiece_df(spec, [c.text for c in records]),
-                allow_pickle=False)
-        neighbours, neighbour_sims = store.passage_neighbours(vectors[: len(records)],
-                                                              [c.source for c in records])
-        np.save(tmp / store.NEIGHBOURS, neighbours, allow_pickle=False)
-        np.save(tmp / store.NEIGHBOUR_SIMS, neighbour_sims, allow_pickle=False)
-        new_manifest = store.manifest_base(model_info(spec, dim), settings.chunking.as_dict())
-        new_manifest.update({
-            "corpus": str(settings.corpus_dir.resolve()),
-            "metadata_sha": p.metadata_sha,
-            "n_chunks": len(records),
-            "n_units": len(units),
-            "index_type": "flat" if len(hashes) <= store.EXACT_SEARCH_MAX else "hnsw",
-            "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"],
-                            "meta": meta_key(meta.get(n))}
-                        for n, s in sources.items()},
-            "skipped": {**skipped_kept, **{n: {"size": p.files[n].size,
-                                                "mtime_ns": p.files[n].mtime_ns,
-                                                "meta": meta_key(meta.get(n)),
-                                                "reason": reason}
-                                            for n, reason in skipped.items()
-                                            if n not in skipped_kept}},
-        })
-        store.commit_generation(settings.index_dir, tmp, new_manifest)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ItsqaError(_write_failure(settings.index_dir, exc)) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _report(p: Plan, manifest: dict[str, Any] | None, read: _Read, total: int, embedded: int,
+            t0: float) -> BuildReport:
     old_names = set(manifest.get("sources", {})) if manifest else set()
-    indexed = set(sources)
+    indexed = set(read.sources)
+    gone = set(p.removed) | (old_names & (set(read.skipped) | set(read.skipped_kept)))
     return BuildReport(
         added=tuple(n for n in p.added if n in indexed and n not in old_names),
-        changed=tuple(n for n in (p.changed + [a for a in p.added if a in old_names]) if n in indexed),
-        removed=tuple(sorted(n for n in set(p.removed) | (old_names & (set(skipped) | set(skipped_kept)))
-                             if n in old_names)),
+        changed=tuple(n for n in (p.changed + [a for a in p.added if a in old_names])
+                      if n in indexed),
+        removed=tuple(sorted(n for n in gone if n in old_names)),
         unchanged=tuple(n for n in p.unchanged if n in indexed),
-        embedded=sum(1 for i in todo if i < len(records)),
-        reused=len(records) - sum(1 for i in todo if i < len(records)), total=len(records),
+        embedded=embedded, reused=total - embedded, total=total,
         seconds=time.perf_counter() - t0, rebuilt=bool(p.full_rebuild),
-        reason=p.full_rebuild, warnings=tuple(warnings),
+        reason=p.full_rebuild, warnings=tuple(read.warnings),
     )

@@ -1,4 +1,5 @@
-"""`itsqa sources`: what is in the corpus and how each file stands against the index."""
+"""`itsqa sources`: what is in the corpus and how each file stands against the index. Reads the
+manifest and the source table only: no model, FAISS or retrieval is imported."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import store
+from .changes import check
 from .config import Settings
-from .corpus import SourceMeta, file_title
+from .corpus import file_title
 from .errors import BadIndexError
+from .metadata import SourceMeta
 
 
 @dataclass(frozen=True)
@@ -31,26 +34,7 @@ class SourceRow:
         return d
 
 
-def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
-    """Every source in the corpus (and every indexed one no longer there), with its status.
-    Reads only the manifest and source table: no model, no heavy import."""
-    from .service import check
-
-    p, manifest = check(settings)
-    meta = p.meta
-    indexed: dict[str, Any] = {}
-    if manifest is not None:
-        gen = store.current_generation(settings.index_dir)
-        if gen is not None:
-            try:
-                import json
-
-                indexed = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise BadIndexError(f"the index source table cannot be read ({exc}): run "
-                                    "`itsqa index`") from exc
-    skipped: dict[str, Any] = dict(manifest.get("skipped", {})) if manifest else {}
-    rows = []
+def _statuses(p: Any, indexed: dict[str, Any], skipped: dict[str, Any]) -> dict[str, str]:
     status = {n: "indexed" for n in p.unchanged}
     status.update({n: "changed" for n in p.changed})
     status.update({n: ("changed" if n in indexed else "new") for n in p.added})
@@ -58,9 +42,25 @@ def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
     for n in skipped:
         if n in status and n not in indexed:
             status[n] = "skipped"
+    return status
+
+
+def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
+    """Every source in the corpus (and every indexed one no longer there), with its status, and
+    the warnings about files that cannot be sources."""
+    p, manifest = check(settings)
+    indexed: dict[str, Any] = {}
+    if manifest is not None:
+        try:
+            indexed = store.read_source_table(settings.index_dir)
+        except BadIndexError as exc:
+            raise BadIndexError(f"{exc}: run `itsqa index`") from exc
+    skipped: dict[str, Any] = dict(manifest.get("skipped", {})) if manifest else {}
+    status = _statuses(p, indexed, skipped)
+    rows = []
     for name in sorted(status):
         src = indexed.get(name, {})
-        m = meta.get(name) or SourceMeta(title=src.get("title") or file_title(name))
+        m = p.meta.get(name) or SourceMeta(title=src.get("title") or file_title(name))
         f = p.files.get(name)
         rows.append(SourceRow(
             name=name, status=status[name], title=m.title or src.get("title", ""),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .config import ChunkSettings
-from .furniture import MD_HEADING, Span
+from .furniture import FRONT_MATTER, MD_HEADING, STRANDED, Span
 
 TokenCounter = Callable[[str], int]
 
@@ -32,7 +32,7 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class _Unit:
+class _Piece:
     start: int
     end: int
     para_start: bool  # first unit of a paragraph
@@ -174,12 +174,12 @@ def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[
     return pieces
 
 
-def _leads_in(text: str, unit: _Unit) -> bool:
+def _leads_in(text: str, unit: _Piece) -> bool:
     """Does `unit` end with a colon, introducing what follows (a list, a quotation)?"""
     return text[unit.start : unit.end].rstrip().endswith(":")
 
 
-def _paragraph_end(block: Sequence[_Unit], i: int) -> int:
+def _paragraph_end(block: Sequence[_Piece], i: int) -> int:
     """Where the paragraph that begins with block[i] ends."""
     end = block[i].end
     for later in block[i + 1 :]:
@@ -195,6 +195,248 @@ def _takes(size: int, grown: int, target: int, balanced: bool) -> bool:
     return grown <= target or (balanced and grown - target < target - size)
 
 
+class _Window:
+    """Whether a span of the text fits in one passage: within max_chars and the model's token
+    window (less the room kept for the context line)."""
+
+    def __init__(self, text: str, cfg: ChunkSettings, count: TokenCounter) -> None:
+        self.text, self.max_chars, self.count = text, cfg.max_chars, count
+        self.budget = cfg.max_tokens - 2 - cfg.context_tokens
+
+    def fits(self, a: int, b: int) -> bool:
+        return b - a <= self.max_chars and self.count(self.text[a:b]) <= self.budget
+
+
+def _in_furniture(furn: Sequence[Span], fi: int, ps: int, pe: int) -> tuple[int, bool]:
+    """(the first furniture span that may still hold a later paragraph, whether one holds
+    the paragraph ps:pe); `furn` is sorted and scanned forward from `fi`."""
+    while fi < len(furn) and furn[fi].end <= ps:
+        fi += 1
+    return fi, fi < len(furn) and furn[fi].start <= ps and pe <= furn[fi].end
+
+
+def _blocks(text: str, furniture: Sequence[Span], breaks: Sequence[int], window: _Window
+            ) -> list[list[_Piece]]:
+    """The text's pieces (headings, and sentences split further where too long), in blocks that
+    furniture and page breaks separate: no passage crosses a block's edge."""
+    blocks: list[list[_Piece]] = [[]]
+    fi = 0
+    furn = sorted(furniture, key=lambda sp: sp.start)
+    pending = sorted(b for b in breaks if b > 0)
+    for ps, pe in paragraphs(text):
+        if pending and ps >= pending[0]:
+            while pending and ps >= pending[0]:
+                pending.pop(0)
+            if blocks[-1]:
+                blocks.append([])
+        fi, furniture_line = _in_furniture(furn, fi, ps, pe)
+        if furniture_line:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        if is_heading(text[ps:pe]):
+            blocks[-1].append(_Piece(ps, pe, True, True))
+            continue
+        first = True
+        for ss, se in sentences(text, ps, pe):
+            fitted = ([(ss, se)] if window.fits(ss, se)
+                      else _split_long(text, ss, se, window.max_chars, window.fits))
+            for a, b in fitted:
+                blocks[-1].append(_Piece(a, b, first, False))
+                first = False
+    return blocks
+
+
+def _section_ends(block: Sequence[_Piece]) -> list[int]:
+    """Where each piece's section (heading to heading, or the block's edge) ends."""
+    ends = [0] * len(block)
+    end = block[-1].end if block else 0
+    for i in range(len(block) - 1, -1, -1):
+        ends[i] = end
+        if block[i].heading and i > 0 and not block[i - 1].heading:
+            end = block[i - 1].end
+    return ends
+
+
+def _opens_section(block: Sequence[_Piece], i: int) -> bool:
+    return i == 0 or (block[i].heading and not block[i - 1].heading)
+
+
+def _only_headings(pieces: Sequence[_Piece]) -> bool:
+    return all(p.heading for p in pieces)
+
+
+class _Packer:
+    """Packs blocks of pieces into passages, one block after another. The rules, in the order
+    they are tried for each sentence, are the methods named `_rule_*`."""
+
+    def __init__(self, text: str, cfg: ChunkSettings, window: _Window) -> None:
+        self.text, self.cfg, self.window = text, cfg, window
+        self.chunks: list[Chunk] = []
+        # A short opening passage waiting to open the next one: (start, end, heading).
+        self.held: tuple[int, int, str] | None = None
+        self.path: list[tuple[str, str]] = []  # the headings above the current piece
+        self.heading = ""  # that path joined, as a passage cites it
+        self.after_heading = False  # the last piece read was a heading
+        # Per block: the passage being packed, and how far rules take pieces without asking.
+        self.block_first = 0  # the first passage of the current block
+        self.current: list[_Piece] = []
+        self.current_heading = ""
+        self.whole_until = -1  # the current section fits in one passage up to here
+        self.para_until = -1  # the paragraph being added goes in whole up to here
+        self.target = cfg.target_chars
+
+    # -- emitting passages ----------------------------------------------------------------
+    def _emit(self, s: int, e: int, head: str) -> None:
+        self.chunks.append(Chunk(len(self.chunks), s, e, self.text[s:e], head))
+
+    def _release(self) -> None:
+        if self.held is not None:
+            self._emit(*self.held)
+            self.held = None
+
+    def _flush(self) -> None:
+        """Close the passage being packed: a short one joins the passage before it in the block,
+        or, opening the block, is held to open the next one."""
+        units, head = self.current, self.current_heading
+        if not units:
+            return
+        s, e = units[0].start, units[-1].end
+        if self.held is not None and self.window.fits(self.held[0], e):
+            s, self.held = self.held[0], None
+        self._release()
+        small = _only_headings(units) or e - s < self.cfg.target_chars // 3
+        if small and len(self.chunks) > self.block_first and self.window.fits(self.chunks[-1].start, e):
+            last = self.chunks.pop()
+            s, head = last.start, last.heading
+        elif small and len(self.chunks) == self.block_first and not _only_headings(units):
+            self.held = (s, e, head)
+            return
+        self._emit(s, e, head)
+
+    def _restart(self, pieces: list[_Piece]) -> None:
+        self.current = pieces
+        self.current_heading = self.heading
+
+    # -- one block ------------------------------------------------------------------------
+    def pack(self, block: list[_Piece]) -> None:
+        """Pack one block's pieces; nothing is held across the block's end."""
+        self.block_first = len(self.chunks)
+        self.current = []
+        self.current_heading = self.heading
+        self.whole_until = -1
+        self.para_until = -1
+        self.target = self.cfg.target_chars
+        ends = _section_ends(block)
+        for i, piece in enumerate(block):
+            if _opens_section(block, i):
+                self._start_section(piece, ends[i])
+            if piece.heading:
+                self._take_heading(piece)
+            else:
+                self._take_sentence(block, i, piece)
+        self._flush()
+        self._release()
+
+    def _start_section(self, piece: _Piece, end: int) -> None:
+        """A section that fits is one passage; a longer one is cut into the fewest passages of
+        about equal length (with balanced sections)."""
+        whole = self.window.fits(piece.start, end)
+        self.whole_until = end if self.cfg.whole_sections and whole else -1
+        self.target = self.cfg.target_chars
+        if self.cfg.balanced_sections and not whole:
+            length = end - piece.start
+            self.target = length // -(-length // self.cfg.target_chars)
+
+    def _take_heading(self, piece: _Piece) -> None:
+        """A heading closes the passage before it and opens the next one."""
+        cur = self.current
+        if cur and (not _only_headings(cur) or not self.window.fits(cur[0].start, piece.end)):
+            self._flush()
+            self.current = []
+        self.path = heading_path(self.path if self.cfg.heading_path else [],
+                                 self.text[piece.start : piece.end], self.after_heading)
+        self.heading = HEADING_JOIN.join(h for _, h in self.path)
+        if not self.current:
+            self.current_heading = self.heading
+        self.current.append(piece)
+        self.after_heading = True
+
+    def _take_sentence(self, block: list[_Piece], i: int, piece: _Piece) -> None:
+        self.after_heading = False
+        if not self.current:
+            self._restart([piece])
+            return
+        for rule in (self._rule_whole_section, self._rule_rest_of_paragraph,
+                     self._rule_heading_leads_in, self._rule_lead_in_keeps_its_paragraph,
+                     self._rule_grow_towards_target):
+            if rule(block, i, piece):
+                return
+        self._flush()
+        self._restart(self._overlap(piece) + [piece])
+
+    # -- the rules: each returns True when it has placed the piece ---------------------------
+    def _rule_whole_section(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
+        if piece.end <= self.whole_until:
+            self.current.append(piece)
+            return True
+        return False
+
+    def _rule_rest_of_paragraph(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
+        if piece.end <= self.para_until:
+            self.current.append(piece)
+            return True
+        return False
+
+    def _rule_heading_leads_in(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
+        """A heading always leads into its first sentence."""
+        if _only_headings(self.current) and self.window.fits(self.current[0].start, piece.end):
+            self.current.append(piece)
+            return True
+        return False
+
+    def _rule_lead_in_keeps_its_paragraph(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
+        """A lead-in ("… include:") keeps the paragraph it introduces, if it fits."""
+        if piece.para_start and _leads_in(self.text, self.current[-1]):
+            para_end = _paragraph_end(block, i)
+            if self.window.fits(self.current[0].start, para_end):
+                self.para_until = para_end
+                self.current.append(piece)
+                return True
+        return False
+
+    def _rule_grow_towards_target(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
+        """Grow while that lands nearer the target, preferring to break at a paragraph that
+        would not fit whole."""
+        start = self.current[0].start
+        size = self.current[-1].end - start
+        balanced = self.cfg.balanced_sections
+        if not (_takes(size, piece.end - start, self.target, balanced)
+                and self.window.fits(start, piece.end)):
+            return False
+        if piece.para_start and size >= self.target * 0.6:
+            para_end = _paragraph_end(block, i)
+            if not _takes(size, para_end - start, self.target, balanced):
+                self._flush()
+                self._restart([piece])
+                return True
+            if self.window.fits(start, para_end):
+                self.para_until = para_end
+        self.current.append(piece)
+        return True
+
+    def _overlap(self, piece: _Piece) -> list[_Piece]:
+        """The short sentence(s) repeated from the passage just closed when a paragraph is split."""
+        carry: list[_Piece] = []
+        if not piece.para_start and self.cfg.overlap_sentences > 0:
+            for prev in self.current[-self.cfg.overlap_sentences :]:
+                if not prev.heading and prev.end - prev.start <= self.cfg.target_chars // 3:
+                    carry.append(prev)
+            while carry and not self.window.fits(carry[0].start, piece.end):
+                carry.pop(0)
+        return carry
+
+
 def chunk_text(
     text: str,
     settings: ChunkSettings | None = None,
@@ -202,167 +444,28 @@ def chunk_text(
     count_tokens: TokenCounter | None = None,
     breaks: Sequence[int] = (),
 ) -> list[Chunk]:
-    """Cut `text` into passages, skipping furniture spans. No passage crosses an offset in
-    `breaks` (page starts in a PDF), so each passage has one page."""
+    """Cut `text` into passages.
+
+    Args:
+        text: the source's text; every passage is `text[start:end]`.
+        settings: sizes and rules (ChunkSettings()'s defaults when None).
+        furniture: spans to leave out (page furniture, front matter).
+        count_tokens: the model's word-piece count of a text (else about 3 characters a token).
+        breaks: offsets no passage may cross (page starts in a PDF), so each has one page.
+
+    Returns:
+        The passages in order, numbered from 0.
+    """
     cfg = settings or ChunkSettings()
-    count = count_tokens or _approx_tokens
-    token_budget = cfg.max_tokens - 2 - cfg.context_tokens
+    window = _Window(text, cfg, count_tokens or _approx_tokens)
+    packer = _Packer(text, cfg, window)
+    for block in _blocks(text, furniture, breaks, window):
+        packer.pack(block)
+    return [Chunk(i, c.start, c.end, c.text, c.heading) for i, c in enumerate(packer.chunks)]
 
-    def fits(a: int, b: int) -> bool:
-        return b - a <= cfg.max_chars and count(text[a:b]) <= token_budget
 
-    # Units: sentences (split further when too long), grouped into blocks that furniture separates.
-    blocks: list[list[_Unit]] = [[]]
-    fi = 0
-    furn = sorted(furniture, key=lambda sp: sp.start)
-    pending_breaks = sorted(b for b in breaks if b > 0)
-    for ps, pe in paragraphs(text):
-        if pending_breaks and ps >= pending_breaks[0]:
-            while pending_breaks and ps >= pending_breaks[0]:
-                pending_breaks.pop(0)
-            if blocks[-1]:
-                blocks.append([])
-        in_furniture = False
-        while fi < len(furn) and furn[fi].end <= ps:
-            fi += 1
-        if fi < len(furn) and furn[fi].start <= ps and pe <= furn[fi].end:
-            in_furniture = True
-        if in_furniture:
-            if blocks[-1]:
-                blocks.append([])
-            continue
-        line = text[ps:pe]
-        if is_heading(line):
-            blocks[-1].append(_Unit(ps, pe, True, True))
-            continue
-        first = True
-        for ss, se in sentences(text, ps, pe):
-            for a, b in ([(ss, se)] if fits(ss, se) else _split_long(text, ss, se, cfg.max_chars, fits)):
-                blocks[-1].append(_Unit(a, b, first, False))
-                first = False
-
-    chunks: list[Chunk] = []
-    block_first = 0
-    held: tuple[int, int, str] | None = None  # a short opening passage waiting for the next one
-
-    def emit(s: int, e: int, head: str) -> None:
-        chunks.append(Chunk(len(chunks), s, e, text[s:e], head))
-
-    def release() -> None:
-        nonlocal held
-        if held is not None:
-            emit(*held)
-            held = None
-
-    def flush(units: list[_Unit], head: str) -> None:
-        nonlocal held
-        if not units:
-            return
-        s, e = units[0].start, units[-1].end
-        if held is not None and fits(held[0], e):
-            s, held = held[0], None
-        release()
-        small = all(u.heading for u in units) or e - s < cfg.target_chars // 3
-        if small and len(chunks) > block_first and fits(chunks[-1].start, e):
-            # A short remainder (or headings with nothing after them) joins the passage before.
-            last = chunks.pop()
-            s, head = last.start, last.heading
-        elif small and len(chunks) == block_first and not all(u.heading for u in units):
-            # A short opening (a dateline, a standfirst) has no passage before it to join: it
-            # opens the next passage instead, unless nothing follows in its block.
-            held = (s, e, head)
-            return
-        emit(s, e, head)
-
-    heading = ""
-    path: list[tuple[str, str]] = []
-    after_heading = False
-    for block in blocks:
-        block_first = len(chunks)
-        current: list[_Unit] = []
-        current_heading = heading
-
-        # Where each unit's section (heading to heading, or block edge) ends.
-        section_end: list[int] = [0] * len(block)
-        end = block[-1].end if block else 0
-        for i in range(len(block) - 1, -1, -1):
-            section_end[i] = end
-            if block[i].heading and i > 0 and not block[i - 1].heading:
-                end = block[i - 1].end
-        whole_until = -1  # the current section fits in one passage up to here
-        para_until = -1  # the paragraph being added goes in whole up to here
-        target = cfg.target_chars
-
-        for i, unit in enumerate(block):
-            if i == 0 or (unit.heading and not block[i - 1].heading):
-                whole = fits(unit.start, section_end[i])
-                whole_until = section_end[i] if cfg.whole_sections and whole else -1
-                target = cfg.target_chars
-                if cfg.balanced_sections and not whole:
-                    # Cut into the fewest passages of about equal length, not full ones and a scrap.
-                    length = section_end[i] - unit.start
-                    target = length // -(-length // cfg.target_chars)
-            if unit.heading:
-                # A heading closes the passage before it and opens the next one.
-                if current and (not all(u.heading for u in current)
-                                or not fits(current[0].start, unit.end)):
-                    flush(current, current_heading)
-                    current = []
-                path = heading_path(path if cfg.heading_path else [], text[unit.start : unit.end],
-                                    after_heading)
-                heading = HEADING_JOIN.join(h for _, h in path)
-                if not current:
-                    current_heading = heading
-                current.append(unit)
-                after_heading = True
-                continue
-            after_heading = False
-            if not current:
-                current = [unit]
-                current_heading = heading
-                continue
-            if unit.end <= whole_until:
-                current.append(unit)  # the whole section makes one passage
-                continue
-            if unit.end <= para_until:
-                current.append(unit)  # the rest of a paragraph already taken whole
-                continue
-            if all(u.heading for u in current) and fits(current[0].start, unit.end):
-                current.append(unit)  # a heading always leads into its first sentence
-                continue
-            if unit.para_start and _leads_in(text, current[-1]):
-                # A lead-in ("… include:") keeps the paragraph it introduces, if it fits.
-                para_end = _paragraph_end(block, i)
-                if fits(current[0].start, para_end):
-                    para_until = para_end
-                    current.append(unit)
-                    continue
-            size = current[-1].end - current[0].start
-            if (_takes(size, unit.end - current[0].start, target, cfg.balanced_sections)
-                    and fits(current[0].start, unit.end)):
-                # Prefer to break at a paragraph when the paragraph would not fit whole.
-                if unit.para_start and size >= target * 0.6:
-                    para_end = _paragraph_end(block, i)
-                    if not _takes(size, para_end - current[0].start, target,
-                                  cfg.balanced_sections):
-                        flush(current, current_heading)
-                        current = [unit]
-                        current_heading = heading
-                        continue
-                    if fits(current[0].start, para_end):
-                        para_until = para_end
-                current.append(unit)
-                continue
-            flush(current, current_heading)
-            carry: list[_Unit] = []
-            if not unit.para_start and cfg.overlap_sentences > 0:
-                for prev in current[-cfg.overlap_sentences :]:
-                    if not prev.heading and prev.end - prev.start <= cfg.target_chars // 3:
-                        carry.append(prev)
-                while carry and not fits(carry[0].start, unit.end):
-                    carry.pop(0)
-            current = carry + [unit]
-            current_heading = heading
-        flush(current, current_heading)
-        release()
-    return [Chunk(i, c.start, c.end, c.text, c.heading) for i, c in enumerate(chunks)]
+def furniture_to_skip(spans: Sequence[Span], cfg: ChunkSettings) -> list[Span]:
+    """The furniture spans the chunker leaves out, as the settings ask (front matter always: it
+    is metadata, not page furniture that an ablation may keep)."""
+    return [sp for sp in spans if sp.rule == FRONT_MATTER or (
+        cfg.drop_furniture and (cfg.drop_stranded or sp.rule != STRANDED))]

@@ -33,3 +33,15 @@ class ModelError(ItsqaError):
 
 class QuestionSetError(ItsqaError):
     """A question set or benchmark dataset is malformed."""
+
+
+class UnknownSourceError(UsageError):
+    """A source named in a request or filter is not in the index."""
+
+
+class SourceChangedError(ItsqaError):
+    """A source changed or moved since it was indexed: the index is behind it for now."""
+
+
+class NoIndexError(ItsqaError):
+    """No index can be opened yet (no sources, or the build failed)."""

@@ -1,17 +1,19 @@
-"""Question sets and test collections -> metrics and explained misses, as report objects.
-Prints nothing; `cli_eval.py` formats the reports."""
+"""Question sets -> metrics, as report objects: loading a set, judging each returned passage by
+its evidence phrases, hit@k, MRR@10, nDCG@10, recall@k, confidence and the marked answer. Prints
+nothing; `cli_eval.py` formats the reports. BEIR collections are beir.py's."""
 
 from __future__ import annotations
 
 import json
 import math
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import QuestionSetError
+from .stats import bootstrap_interval
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'"})
 
@@ -45,10 +47,9 @@ class Question:
         return any(Path(source).name == Path(s).name for s in self.sources)
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Read a JSONL question set; every malformed line is reported with its number."""
+def _read_lines(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        return path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError as exc:
         raise QuestionSetError(f"question set {path} does not exist") from exc
     except IsADirectoryError as exc:
@@ -56,45 +57,60 @@ def load_questions(path: Path) -> list[Question]:
                                "BEIR dataset folder, use --beir)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionSetError(f"question set {path} cannot be read as UTF-8 text ({exc})") from exc
+
+
+def _question(line: str, seen: set[str]) -> Question | str:
+    """One line of a question set as a Question, or what is wrong with it."""
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return f"not JSON ({exc.args[0] if exc.args else exc})"
+    except RecursionError:
+        return "nested too deeply to be a question"
+    if not isinstance(obj, dict):
+        return "expected an object"
+    qid, q = obj.get("id"), obj.get("question")
+    ev, srcs = obj.get("evidence", []), obj.get("sources", [])
+    answerable, kind = obj.get("answerable", True), obj.get("kind", "")
+    if not isinstance(qid, str) or not qid:
+        return "\"id\" must be a non-empty string"
+    if qid in seen:
+        return f"duplicate id {qid!r}"
+    if not isinstance(q, str) or not q.strip():
+        return "\"question\" must be a non-empty string"
+    if not isinstance(ev, list) or not all(isinstance(e, str) and fold(e) for e in ev):
+        return "\"evidence\" must be a list of non-empty strings"
+    if not isinstance(srcs, list) or not all(isinstance(s, str) for s in srcs):
+        return "\"sources\" must be a list of file names"
+    if not isinstance(answerable, bool):
+        return "\"answerable\" must be true or false"
+    if answerable and not ev and not srcs:
+        return "an answerable question needs \"evidence\" or \"sources\""
+    if not isinstance(kind, str):
+        return "\"kind\" must be a string (\"direct\", \"paraphrase\" …)"
+    return Question(qid, q, tuple(ev), tuple(srcs), answerable, kind)
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a JSONL question set (one object per line: id, question, evidence or sources,
+    optionally answerable and kind).
+
+    Raises:
+        QuestionSetError: the file cannot be read, is empty, or has malformed lines (the first
+            three named with their line numbers).
+    """
     out: list[Question] = []
     errors: list[str] = []
     seen: set[str] = set()
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(_read_lines(path), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            errors.append(f"line {n}: not JSON ({exc.args[0] if exc.args else exc})")
-            continue
-        except RecursionError:
-            errors.append(f"line {n}: nested too deeply to be a question")
-            continue
-        if not isinstance(obj, dict):
-            errors.append(f"line {n}: expected an object")
-            continue
-        qid, q = obj.get("id"), obj.get("question")
-        ev, srcs = obj.get("evidence", []), obj.get("sources", [])
-        answerable, kind = obj.get("answerable", True), obj.get("kind", "")
-        if not isinstance(qid, str) or not qid:
-            errors.append(f"line {n}: \"id\" must be a non-empty string")
-        elif qid in seen:
-            errors.append(f"line {n}: duplicate id {qid!r}")
-        elif not isinstance(q, str) or not q.strip():
-            errors.append(f"line {n}: \"question\" must be a non-empty string")
-        elif not isinstance(ev, list) or not all(isinstance(e, str) and fold(e) for e in ev):
-            errors.append(f"line {n}: \"evidence\" must be a list of non-empty strings")
-        elif not isinstance(srcs, list) or not all(isinstance(s, str) for s in srcs):
-            errors.append(f"line {n}: \"sources\" must be a list of file names")
-        elif not isinstance(answerable, bool):
-            errors.append(f"line {n}: \"answerable\" must be true or false")
-        elif answerable and not ev and not srcs:
-            errors.append(f"line {n}: an answerable question needs \"evidence\" or \"sources\"")
-        elif not isinstance(kind, str):
-            errors.append(f"line {n}: \"kind\" must be a string (\"direct\", \"paraphrase\" …)")
+        found = _question(line, seen)
+        if isinstance(found, str):
+            errors.append(f"line {n}: {found}")
         else:
-            seen.add(qid)
-            out.append(Question(qid, q, tuple(ev), tuple(srcs), answerable, kind))
+            seen.add(found.id)
+            out.append(found)
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise QuestionSetError(f"{path}: " + "; ".join(errors[:3]) + more)
@@ -123,63 +139,6 @@ def ndcg(gains: Sequence[float], ideal: Iterable[float], k: int = 10) -> float:
     best = sorted((g for g in ideal if g > 0), reverse=True)[:k]
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(best))
     return dcg / idcg if idcg > 0 else 0.0
-
-
-def paired_p(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed: int = 0) -> float:
-    """Two-sided p-value that paired per-query scores `a` and `b` differ only by chance: a
-    randomisation (sign-flip) test on their differences, the usual check in IR evaluation. Exact
-    to within sampling error; seeded, so the same scores always give the same p."""
-    import numpy as np
-
-    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
-    if len(d) == 0 or not np.any(np.abs(d) > 1e-12):
-        return 1.0
-    observed = abs(d.mean())
-    rng = np.random.default_rng(seed)
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(rounds, len(d)))
-    extreme = int((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).sum())
-    return (extreme + 1) / (rounds + 1)
-
-
-def _resampled_means(*columns: Sequence[float], rounds: int, seed: int) -> list[Any]:
-    """The mean of each column over `rounds` resamples of the queries with replacement, the same
-    resample for every column (so paired scores stay paired). Seeded."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(columns[0]), size=(rounds, len(columns[0])))
-    return [np.asarray(c, dtype=np.float64)[idx].mean(axis=1) for c in columns]
-
-
-def _percentile_interval(samples: Any, level: float) -> tuple[float, float]:
-    import numpy as np
-
-    if not len(samples):
-        return (0.0, 0.0)
-    tail = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(samples, [tail, 100 - tail])
-    return (round(float(lo), 4), round(float(hi), 4))
-
-
-def bootstrap_interval(values: Sequence[float], rounds: int = 10_000, seed: int = 0,
-                       level: float = 0.95) -> tuple[float, float]:
-    """The `level` percentile interval of the mean of per-query `values`, over `rounds` resamples
-    of the queries with replacement: how far the mean could move on another set of the same
-    size and kind. Seeded, so the same values always give the same interval."""
-    if len(values) == 0:
-        return (0.0, 0.0)
-    (means,) = _resampled_means(values, rounds=rounds, seed=seed)
-    return _percentile_interval(means, level)
-
-
-def ratio_interval(a: Sequence[float], b: Sequence[float], rounds: int = 10_000, seed: int = 0,
-                   level: float = 0.95) -> tuple[float, float]:
-    """The `level` interval of mean(a) / mean(b) for paired per-query scores, resampling the
-    queries (the same ones for both) with replacement. Seeded."""
-    if len(a) == 0 or len(a) != len(b):
-        return (0.0, 0.0)
-    num, den = _resampled_means(a, b, rounds=rounds, seed=seed)
-    return _percentile_interval(num[den > 0] / den[den > 0], level)
 
 
 @dataclass(frozen=True)
@@ -381,100 +340,3 @@ def evaluate_questions(
     return EvalReport(name, mode, k, tuple(out), summarise(out, k))
 
 
-# -- BEIR test collections ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class BeirDataset:
-    name: str
-    corpus: dict[str, tuple[str, str]]  # id -> (title, text)
-    queries: dict[str, str]
-    qrels: dict[str, dict[str, int]]
-
-
-def load_beir(folder: Path, split: str = "test") -> BeirDataset:
-    """corpus.jsonl, queries.jsonl and qrels/<split>.tsv, checked line by line."""
-    if not folder.is_dir():
-        raise QuestionSetError(f"{folder} is not a folder in the BEIR layout (corpus.jsonl, "
-                               "queries.jsonl, qrels/test.tsv)")
-    paths = {"corpus": folder / "corpus.jsonl", "queries": folder / "queries.jsonl",
-             "qrels": folder / "qrels" / f"{split}.tsv"}
-    for what, p in paths.items():
-        if not p.is_file():
-            raise QuestionSetError(f"{folder} has no {p.relative_to(folder)} ({what}): not a BEIR "
-                                   "dataset")
-
-    def lines(p: Path) -> Iterator[str]:
-        """The file's lines without their ends, read as they come (a BEIR corpus can be large)."""
-        try:
-            with p.open(encoding="utf-8-sig", newline=None) as fh:
-                for line in fh:
-                    yield line.rstrip("\n")
-        except UnicodeDecodeError as exc:
-            raise QuestionSetError(f"{p} is not UTF-8 text ({exc})") from exc
-        except OSError as exc:
-            raise QuestionSetError(f"{p} cannot be read ({exc.strerror or exc})") from exc
-
-    def jsonl(p: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-        for n, line in enumerate(lines(p), 1):
-            if line.strip():
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    raise QuestionSetError(f"{p}: line {n} is not JSON ({exc})") from exc
-                except RecursionError as exc:
-                    raise QuestionSetError(f"{p}: line {n} is nested too deeply") from exc
-                if not isinstance(obj, dict) or "_id" not in obj:
-                    raise QuestionSetError(f"{p}: line {n} has no \"_id\"")
-                yield n, obj
-
-    corpus = {str(o["_id"]): (str(o.get("title") or ""), str(o.get("text") or ""))
-              for _, o in jsonl(paths["corpus"])}
-    queries = {str(o["_id"]): str(o.get("text") or "") for _, o in jsonl(paths["queries"])}
-    qrels: dict[str, dict[str, int]] = {}
-    for n, line in enumerate(lines(paths["qrels"]), 1):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if n == 1 and not parts[-1].lstrip("-").isdigit():
-            continue  # header
-        if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
-            raise QuestionSetError(f"{paths['qrels']}: line {n} is not 'query-id<TAB>corpus-id"
-                                   "<TAB>score'")
-        if int(parts[2]) > 0:
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    qrels = {q: d for q, d in qrels.items() if q in queries}
-    if not qrels:
-        raise QuestionSetError(f"{folder}: no judged queries")
-    return BeirDataset(folder.resolve().name, corpus, queries, qrels)  # "." named as its folder
-
-
-@dataclass(frozen=True)
-class BeirReport:
-    name: str
-    mode: str
-    n: int
-    metrics: dict[str, float]
-    ndcg_per_query: tuple[float, ...] = ()  # nDCG@10 of each judged query, by query id
-
-    def intervals(self) -> dict[str, tuple[float, float]]:
-        """A 95% bootstrap interval for nDCG@10 over the judged queries."""
-        return {"ndcg@10": bootstrap_interval(self.ndcg_per_query)}
-
-    def as_json(self) -> dict[str, Any]:
-        return {"dataset": self.name, "mode": self.mode, "n": self.n, "metrics": self.metrics,
-                "intervals": {m: list(lo_hi) for m, lo_hi in self.intervals().items()}}
-
-
-def evaluate_beir(ds: BeirDataset, rank_docs: Callable[[str], list[str]], *, mode: str
-                  ) -> BeirReport:
-    """nDCG@10 (linear graded gain), recall@100 and MRR@10 over the judged queries."""
-    nd, rec, rr = [], [], []
-    for qid, judged in sorted(ds.qrels.items()):
-        docs = rank_docs(ds.queries[qid])
-        gains = [float(judged.get(d, 0)) for d in docs]
-        nd.append(ndcg(gains, judged.values(), 10))
-        rec.append(sum(1 for d in docs[:100] if d in judged) / len(judged))
-        rr.append(reciprocal_rank(first_relevant_rank([g > 0 for g in gains]), 10))
-    n = len(nd)
-    metrics = {"ndcg@10": sum(nd) / n, "recall@100": sum(rec) / n, "mrr@10": sum(rr) / n}
-    return BeirReport(ds.name, mode, n, {k: round(v, 4) for k, v in metrics.items()}, tuple(nd))

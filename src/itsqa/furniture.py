@@ -87,13 +87,12 @@ def _is_breadcrumb(line: str) -> bool:
     return len(line) <= 80 and punct >= 3
 
 
-def find_furniture(text: str) -> list[Span]:
-    """Spans of `text` that are page furniture, in order, not overlapping."""
-    lines = _lines(text)
-    if not lines:
-        return []
-    n = len(text)
-    marked: dict[int, str] = {}
+Lines = list[tuple[int, int]]
+Marked = dict[int, str]  # line number -> the rule that found it
+
+
+def _mark_lines(text: str, lines: Lines, marked: Marked) -> None:
+    """Lines that are furniture by their own shape: credits, links, chrome, contact details."""
     for i, (s, e) in enumerate(lines):
         line = text[s:e]
         if len(line) <= 120 and _CREDIT.search(line):
@@ -104,13 +103,18 @@ def find_furniture(text: str) -> list[Span]:
             marked[i] = "page chrome"
         elif len(line) <= 600 and _CONTACT.search(line):
             marked[i] = "contact details"
-    # A tail block: from its opener to the end, when the opener sits in the page's last part.
+
+
+def _mark_tail(text: str, lines: Lines, marked: Marked) -> None:
+    """A tail block, from its opener ("More news") to the end, when the opener sits in the
+    page's last part; and a trailing run of short label lines with no sentence punctuation
+    (tag lists, section links) after furniture."""
+    n = len(text)
     for i, (s, e) in enumerate(lines):
         if s >= TAIL_START * n and len(text[s:e]) <= 80 and _TAIL_OPENER.match(text[s:e]):
             for j in range(i, len(lines)):
                 marked.setdefault(j, "trailing block")
             break
-    # A trailing run of short label lines with no sentence punctuation (tag lists, section links).
     j = len(lines) - 1
     while j >= 0 and j not in marked:
         s, e = lines[j]
@@ -121,18 +125,24 @@ def find_furniture(text: str) -> list[Span]:
     if j < len(lines) - 1 and j >= 0 and j in marked:
         for k in range(j + 1, len(lines)):
             marked[k] = "tag list"
-    # A sign-off: the article's last line (only furniture after it), in the page's last part,
-    # inviting the reader to get in touch. Left in, it ends a passage with words ("questions",
-    # the strategy's name) that match many questions and answer none.
+
+
+def _mark_sign_off(text: str, lines: Lines, marked: Marked) -> None:
+    """The article's last line (only furniture after it), in the page's last part, inviting the
+    reader to get in touch. Left in, it ends a passage with words ("questions", the strategy's
+    name) that match many questions and answer none."""
     last = max((i for i in range(len(lines)) if i not in marked), default=-1)
     if last >= 0:
         s, e = lines[last]
         line = text[s:e]
-        if (s >= TAIL_START * n and len(line) <= SIGN_OFF_CHARS and _SIGN_OFF.match(line)
+        if (s >= TAIL_START * len(text) and len(line) <= SIGN_OFF_CHARS and _SIGN_OFF.match(line)
                 and _REACH.search(line)):
             marked[last] = "sign-off"
-    # A short label line stranded between furniture lines (a dateline, a section name of the page
-    # chrome) is chrome too: it says nothing without the links around it.
+
+
+def _mark_stranded_labels(text: str, lines: Lines, marked: Marked) -> None:
+    """A short label line stranded between furniture lines (a dateline, a section name of the
+    page chrome) is chrome too: it says nothing without the links around it."""
     for i, (s, e) in enumerate(lines):
         line = text[s:e]
         if i in marked or len(line) > 60 or _SENTENCE_END.search(line) or MD_HEADING.match(line):
@@ -141,10 +151,13 @@ def find_furniture(text: str) -> list[Span]:
         after = i == len(lines) - 1 or (i + 1) in marked
         if before and after and (i - 1 in marked or i + 1 in marked):
             marked[i] = "page chrome"
-    # A fragment stranded by furniture: a few short lines with furniture (or the page's edge) on
-    # both sides, a furniture line on at least one, and no sentence among them (a byline, a page
-    # notice, the page's own title above its links; never a Markdown heading). Left in, it
-    # would be a passage of its own that matches any question about the document and says nothing.
+
+
+def _mark_stranded_fragments(text: str, lines: Lines, marked: Marked) -> None:
+    """A few short lines with furniture (or the page's edge) on both sides, a furniture line on
+    at least one, and no sentence among them (a byline, a page notice, the page's own title
+    above its links; never a Markdown heading). Left in, it would be a passage of its own that
+    matches any question about the document and says nothing."""
     i = 0
     while i < len(lines):
         if i in marked:
@@ -162,12 +175,24 @@ def find_furniture(text: str) -> list[Span]:
             for k in range(i, j):
                 marked[k] = STRANDED
         i = j
+
+
+def find_furniture(text: str) -> list[Span]:
+    """Spans of `text` that are page furniture, in order, not overlapping, each with the rule
+    that found it. The rules run in order, each seeing what the ones before it marked."""
+    lines = _lines(text)
+    if not lines:
+        return []
+    marked: Marked = {}
+    for rule in (_mark_lines, _mark_tail, _mark_sign_off, _mark_stranded_labels,
+                 _mark_stranded_fragments):
+        rule(text, lines, marked)
     spans: list[Span] = []
     for i in sorted(marked):
         s, e = lines[i]
-        rule = marked[i]
-        if spans and spans[-1].rule == rule and text[spans[-1].end : s].strip() == "":
-            spans[-1] = Span(spans[-1].start, e, rule)
+        rule_name = marked[i]
+        if spans and spans[-1].rule == rule_name and text[spans[-1].end : s].strip() == "":
+            spans[-1] = Span(spans[-1].start, e, rule_name)
         else:
-            spans.append(Span(s, e, rule))
+            spans.append(Span(s, e, rule_name))
     return spans

@@ -11,13 +11,10 @@ from rich.text import Text
 from .terminal import one_line
 
 if TYPE_CHECKING:
+    from .answer import Answer, Citation
     from .catalog import SourceRow
-    from .retrieval import Answer, Citation
 
-# The text output names at most this many missing words (a pasted page can have thousands; the
-# JSON keeps them all).
-MISSING_SHOWN = 12
-WORD_SHOWN = 40  # characters of one missing word shown before "…"
+NOTE_STYLES = {"low-confidence": "bold yellow", "corrections": "italic", "missing-words": "dim"}
 
 
 def _console() -> Console:
@@ -30,10 +27,6 @@ def _printable(s: str) -> str:
 
 def _oneline(s: str) -> str:
     return " ".join(s.split())
-
-
-def _word(w: str) -> str:
-    return w if len(w) <= WORD_SHOWN else w[:WORD_SHOWN - 1] + "…"
 
 
 def cite_line(c: Citation) -> str:
@@ -49,23 +42,13 @@ def print_answer(answer: Answer) -> None:
     if not answer.hits:
         con.print("No passages found.")
         return
-    if not answer.confident:
-        con.print(Text("Nothing in the corpus clearly answers this question; the nearest passages "
-                       "are below.", style="bold yellow"))
-    elif answer.best_answer:
+    notes = answer.notes()  # low confidence first, in place of the one-line answer
+    if answer.confident and answer.best_answer:
         t = Text("Answer: ", style="bold")
         t.append(_printable(answer.best_answer))
         con.print(t)
-    if answer.corrections:
-        read = "; ".join(f"“{_word(c.typed)}” as “{_word(c.read_as)}”" for c in answer.corrections)
-        con.print(Text(_printable(f"Read {read} (no source has the word as typed)."),
-                       style="italic"))
-    if answer.missing_words:
-        shown = [_word(w) for w in answer.missing_words[:MISSING_SHOWN]]
-        more = len(answer.missing_words) - len(shown)
-        con.print(Text(_printable("Not in any source: " + ", ".join(shown)
-                                  + (f" and {more} more" if more else "")
-                                  + " (matched by meaning only)"), style="dim"))
+    for kind, text in notes:
+        con.print(Text(_printable(text), style=NOTE_STYLES[kind]))
     for h in answer.hits:
         con.print()
         head = Text(f"[{h.rank}] ", style="bold cyan")

@@ -1,9 +1,9 @@
-"""Optional cross-encoder reranking, for users who have a sentence-transformers `CrossEncoder`
+"""Optional cross-encoder re-ordering, for users who have a sentence-transformers `CrossEncoder`
 saved in a local folder (`--reranker PATH` or ITSQA_RERANKER). None ships with itsqa and nothing
 is downloaded: the folder must hold the model's config, weights and tokenizer.
 
 The cross-encoder reads the question and each passage together and gives one relevance score;
-the best `rerank_depth` passages of the chosen mode are re-ordered by it. Loading it imports
+the best `rescore_depth` passages of the chosen mode are re-ordered by it. Loading it imports
 sentence-transformers (about 5 s on two cores), so it is made on first use only."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def check_folder(path: Path) -> Path:
     return path
 
 
-class CrossEncoderReranker:
+class CrossEncoderModel:
     """Scores (question, passage) pairs with a local cross-encoder."""
 
     def __init__(self, path: Path) -> None:
@@ -46,8 +46,9 @@ class CrossEncoderReranker:
     def _load(self) -> Any:
         if self._model is not None:
             return self._model
-        from . import embedding  # noqa: F401  (sets the offline, quiet Hugging Face environment)
+        from .embedding import offline_hugging_face
 
+        offline_hugging_face()
         try:
             from sentence_transformers import CrossEncoder
         except ImportError as exc:

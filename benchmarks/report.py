@@ -1,0 +1,179 @@
+"""Regenerate the results: run the evaluations and benchmarks, rewrite each section of
+benchmarks/RESULTS.md between its markers (stamped with date, commit and machine), keep the
+figures in benchmarks/results.json, and rewrite the README's headline table from them.
+
+    python benchmarks/report.py                          # every part (about 30 minutes on 2 cores)
+    python benchmarks/report.py --only questions speed   # some parts; the others keep their figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bench
+from common import CRANFIELD, ROOT, replace_between, stamp, table, write_atomic
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+FIGURES = ROOT / "benchmarks" / "results.json"
+README = ROOT / "README.md"
+Part = tuple[str, dict[str, Any]]
+QUESTION_KEYS = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5"]
+
+
+def _cells(metrics: dict[str, float], keys: list[str]) -> list[str]:
+    return [f"{metrics.get(k, float('nan')):.3f}" for k in keys]
+
+
+def _p_cells(reports: list[Any], per_query: Callable[[Any], Any]) -> list[str]:
+    from itsqa.stats import paired_p
+
+    base = per_query(reports[0])
+    return ["—"] + [f"{paired_p(base, per_query(r)):.3f}" for r in reports[1:]]
+
+
+def _question_tables(path: Path) -> tuple[str, dict[str, Any]]:
+    """Every mode and the peers on a question set, then per kind of question, then confidence."""
+    from itsqa.config import Settings
+    from itsqa.eval_runs import run_questions
+
+    reports = run_questions(Settings(corpus_dir=ROOT / "corpus", index_dir=ROOT / "index"),
+                            path, 5, "hybrid", compare=True)
+    first = reports[0]
+    n = sum(q.question.answerable for q in first.questions)
+    p = _p_cells(reports, lambda r: r.reciprocal_ranks())
+    main = table(["system", *QUESTION_KEYS, "p (MRR@10)"],
+                 [[r.mode, *_cells(r.metrics, QUESTION_KEYS), p[i]] for i, r in enumerate(reports)])
+    kinds = sorted(first.by_kind())
+    by_kind = table(["system", *[f"{k} ({int(first.by_kind()[k]['n'])})" for k in kinds]],
+                    [[r.mode, *[" / ".join(_cells(r.by_kind()[k], ["hit@1", "hit@5", "mrr@10"]))
+                                for k in kinds]] for r in reports])
+    lo_hi = first.intervals()
+    flags = first.flagged_by_kind()
+    una = ", ".join(f"{row['flagged']} of {row['n']} {kind}" for kind, row in flags.items())
+    wrong = round(first.metrics["answerable_flagged"] * n)
+    md = "\n\n".join([
+        f"`{path.relative_to(ROOT)}`: {n} answerable questions. p: paired sign-flip "
+        "randomisation test of MRR@10 against the first row.", main,
+        "By kind of question (hit@1 / hit@5 / MRR@10):", by_kind,
+        "95% bootstrap interval of the default: " + ", ".join(
+            f"{m} {a:.3f}–{b:.3f}" for m, (a, b) in lo_hi.items()) + ".",
+        f"Confidence: unanswerable questions flagged `confident: false`: {una or 'none in the set'}; "
+        f"answerable ones wrongly flagged: {wrong} of {n}."])
+    figures = {"n": n, "rows": {r.mode: r.metrics for r in reports},
+               "by_kind": {r.mode: r.by_kind() for r in reports}, "flagged": flags}
+    return md, figures
+
+
+def part_questions() -> Part:
+    return _question_tables(ROOT / "eval" / "questions.jsonl")
+
+
+def part_outside() -> Part:
+    """The outside-style sets (issue 37): written blind, as analysts who never read the sources."""
+    mds, figs = [], {}
+    for name in ("analyst-dev", "analyst-judge"):
+        md, fig = _question_tables(ROOT / "eval" / f"{name}.jsonl")
+        mds.append(f"### {name}\n\n{md}")
+        figs[name] = fig
+    return "\n\n".join(mds), figs
+
+
+def part_cranfield() -> Part:
+    from itsqa.config import Settings
+    from itsqa.eval_runs import run_beir
+    from itsqa.stats import ratio_interval
+
+    reports = run_beir(Settings(), CRANFIELD, None, "hybrid", compare=True)
+    keys = ["ndcg@10", "recall@100", "mrr@10"]
+    p = _p_cells(reports, lambda r: r.ndcg_per_query)
+    bm25s = next(r for r in reports if r.mode.startswith("bm25s"))
+    ratio = reports[0].metrics["ndcg@10"] / bm25s.metrics["ndcg@10"]
+    lo, hi = ratio_interval(reports[0].ndcg_per_query, bm25s.ndcg_per_query)
+    md = "\n\n".join([
+        f"{reports[0].n} queries; documents ranked by their best passage; peers on whole "
+        "documents (title + text). p: paired sign-flip test of nDCG@10 against the first row.",
+        table(["system", *keys, "p (nDCG@10)"],
+              [[r.mode, *_cells(r.metrics, keys), p[i]] for i, r in enumerate(reports)]),
+        f"Default / bm25s: nDCG@10 **{ratio:.2f}×** (95% interval {lo:.2f}–{hi:.2f}, paired "
+        "bootstrap over the queries)."])
+    return md, {"rows": {r.mode: r.metrics for r in reports}, "ratio_bm25s": ratio,
+                "ratio_interval": [lo, hi]}
+
+
+def part_speed() -> Part:
+    return bench.latency(7)
+
+
+def part_build() -> Part:
+    return bench.build_throughput(CRANFIELD)
+
+
+def part_scaling() -> Part:
+    return bench.scaling([10_000, 100_000, 1_000_000])
+
+
+PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
+    "questions": ("## The project's question set", part_questions),
+    "outside": ("## Outside-style questions", part_outside),
+    "cranfield": ("## Cranfield (BEIR layout)", part_cranfield),
+    "speed": ("## Ask latency", part_speed),
+    "build": ("## Index build throughput", part_build),
+    "scaling": ("## How search cost grows", part_scaling),
+}
+
+
+def _fmt(row: dict[str, float] | None, keys: list[str]) -> str:
+    return " / ".join(f"{row[k]:.3f}" for k in keys) if row else "—"
+
+
+def headline(fig: dict[str, Any]) -> str:
+    """The README's results table and speed line, from the stored figures."""
+    rows = []
+    q, o, c = fig.get("questions"), fig.get("outside", {}).get("analyst-judge"), fig.get("cranfield")
+    peers = ("ten-line RAG", "bm25s (800")
+    for label, f in ((f"ITS sources, the project's {q['n'] if q else ''} questions", q),
+                     (f"ITS sources, {o['n'] if o else ''} outside-style questions (written blind)", o)):
+        if f:
+            pick = [next((v for k, v in f["rows"].items() if k.startswith(p)), None) for p in peers]
+            rows.append([f"{label}: hit@1 / MRR@10", _fmt(f["rows"]["hybrid"], ["hit@1", "mrr@10"]),
+                         *[_fmt(x, ["hit@1", "mrr@10"]) for x in pick]])
+    if c:
+        pick = [next((v for k, v in c["rows"].items() if k.startswith(p)), None)
+                for p in ("MiniLM dense", "bm25s")]
+        rows.append(["Cranfield, 225 queries: nDCG@10", _fmt(c["rows"]["hybrid"], ["ndcg@10"]),
+                     *[_fmt(x, ["ndcg@10"]) for x in pick]])
+    lines = [table(["corpus and questions", "itsqa (default)", "ten-line RAG (MiniLM)", "bm25s"],
+                   rows)]
+    s = fig.get("speed")
+    if s:
+        lines.append(f"Speed: a cold `itsqa ask` takes {s['cold_ask_s']:.2f} s (median), "
+                     f"{s['ratio']:.3f}× a naive sentence-transformers script measured in the same "
+                     f"run; inside one process {s['warm_ms']:.0f} ms.")
+    lines.append("Generated by `python benchmarks/report.py`; details, machine and commit in "
+                 "[benchmarks/RESULTS.md](benchmarks/RESULTS.md).")
+    return "\n\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", choices=list(PARTS), help="regenerate these parts only")
+    args = ap.parse_args()
+    figures = json.loads(FIGURES.read_text(encoding="utf-8")) if FIGURES.exists() else {}
+    command = "python benchmarks/report.py" + (f" --only {' '.join(args.only)}" if args.only else "")
+    for name in args.only or list(PARTS):
+        heading, run = PARTS[name]
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        md, fig = run()
+        replace_between(RESULTS, f"report:{name}", f"{stamp(command)}\n\n{md}", heading=heading)
+        figures[name] = fig
+        write_atomic(FIGURES, json.dumps(figures, indent=1, sort_keys=True) + "\n")
+    replace_between(README, "results", headline(figures))
+
+
+if __name__ == "__main__":
+    main()

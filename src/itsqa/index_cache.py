@@ -1,0 +1,97 @@
+"""Data derived from one loaded index on first use, shared by every retriever over it (a
+retriever per mode or setting, as `itsqa eval --compare` makes): the expansion terms, each
+passage's word shingles and sentence stems, and its sentences' stored vectors."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from . import lexical
+from .chunking import sentence_spans
+from .store import LoadedIndex, Terms
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Bounds what a long evaluation keeps of each per-passage cache.
+_MOST_KEPT = 4096
+
+
+def fold_words(text: str) -> list[str]:
+    """Lower-case words (NFKC, curly apostrophes straight), for comparing passages."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower().replace("’", "'"))
+
+
+def first_word(text: str) -> str:
+    """The text's first word ("" when it has none)."""
+    m = _WORD.search(text)
+    return m.group() if m else ""
+
+
+def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    """The text's runs of `n` words (the whole text when shorter)."""
+    words = fold_words(text)
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+class IndexCache:
+    """Lazily derived, read-only views of one index."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        self._terms: Terms | None = None
+        self._shingles: dict[int, set[tuple[str, ...]]] = {}
+        self._stems: dict[int, list[frozenset[str]]] = {}
+        self._sentence_rows: dict[int, list[int]] | None = None
+        self._embeddings: Any = None
+        self._chunk_sources: Any = None
+
+    def rows_of(self, sources: set[str]) -> Any:
+        """A boolean mask over the passages: True for those of `sources`."""
+        import numpy as np
+
+        if self._chunk_sources is None:
+            self._chunk_sources = np.array([c.source for c in self.index.chunks], dtype=object)
+        return np.isin(self._chunk_sources, list(sources))
+
+    def terms(self) -> Terms:
+        """The corpus's words, stems and vectors (query expansion, spelling)."""
+        if self._terms is None:
+            self._terms = self.index.terms()
+        return self._terms
+
+    def shingles(self, row: int) -> set[tuple[str, ...]]:
+        """Passage `row`'s 5-word runs."""
+        if row not in self._shingles:
+            self._shingles[row] = shingles(self.index.chunks[row].text)
+        return self._shingles[row]
+
+    def sentence_stems(self, row: int) -> list[frozenset[str]]:
+        """The BM25 stems of each sentence of passage `row` (the whole passage where it is one
+        sentence)."""
+        if row not in self._stems:
+            if len(self._stems) > _MOST_KEPT:
+                self._stems.clear()
+            text = self.index.chunks[row].text
+            stops = self.index.bm25.stopwords
+            spans = sentence_spans(text, min_chars=1) or [(0, len(text))]
+            self._stems[row] = [frozenset(lexical.tokenize(text[s:e], stops)) for s, e in spans]
+        return self._stems[row]
+
+    def sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:
+        """(start, end) within passage `row` and the stored vector of each of its sentences."""
+        ix = self.index
+        if self._sentence_rows is None:
+            self._sentence_rows = {}
+            for i, u in enumerate(ix.sentences):
+                self._sentence_rows.setdefault(u.row, []).append(i)
+        found = self._sentence_rows.get(row)
+        if not found:
+            return []
+        if self._embeddings is None:
+            self._embeddings = ix.embeddings()
+        start, base = ix.chunks[row].start, len(ix.chunks)
+        return [(ix.sentences[i].start - start, ix.sentences[i].end - start,
+                 self._embeddings[base + i]) for i in found]

@@ -1,0 +1,248 @@
+"""Reading one source file's bytes into text (offsets refer to this text), by format: plain text
+and Markdown decoded, HTML through trafilatura, PDF through pypdf. Each reader bounds its work
+on hostile input and raises Unreadable, with the reason to report, for a file it cannot read."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .frontmatter import FrontMatter, read_front_matter
+from .metadata import SourceMeta
+
+
+class Unreadable(Exception):
+    """A source that can never be read as it is; the message says why, for the warning."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A source's text as read, with what the file itself says about the source."""
+
+    text: str
+    meta: SourceMeta  # the document's own metadata ("" where it says nothing)
+    pages: tuple[tuple[int, int], ...] = ()  # PDF: (start, end) of each page in `text`
+    encoding: str = "utf-8"
+    front: FrontMatter | None = None  # Markdown front matter, kept out of the passages
+
+
+# A source's text is limited to ITSQA_MAX_SOURCE_MB (default 5 MB, about 2,000 pages: embedding
+# more takes hours on a laptop CPU); PDF and HTML files may be ten times that in bytes.
+def max_text_bytes() -> int:
+    raw = os.environ.get("ITSQA_MAX_SOURCE_MB", "").strip() or "5"
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = math.nan
+    if not math.isfinite(mb) or mb <= 0 or mb > 2**40:
+        raise UsageError(f"ITSQA_MAX_SOURCE_MB must be a positive number of megabytes, not {raw!r}")
+    return max(1, int(mb * 1024 * 1024))
+
+
+def megabytes(size: float) -> str:
+    """Bytes as megabytes to three figures: "0.01", "5", "100", "1020"."""
+    return f"{float(f'{size / 2**20:.3g}'):g}"
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Bytes -> (text, encoding), newlines as Python's text mode reads them, so that
+    `open(path, encoding="utf-8").read()[start:end]` matches the offsets we store. A UTF-8
+    byte-order mark (Windows Notepad writes one) reads as a blank line: the same length, so the
+    offsets still match, and a title or heading on the first line is still seen as one. A file
+    saved as UTF-16 (it opens with a byte-order mark) is read as such."""
+    tried = ("utf-16",) if data.startswith(_UTF16_BOMS) else ()
+    for enc in (*tried, "utf-8", "cp1252"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # latin-1 decodes any bytes
+        text, enc = data.decode("latin-1"), "latin-1"
+    if enc == "utf-8" and text.startswith("\ufeff"):
+        text = "\n" + text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n"), enc
+
+
+def looks_binary(data: bytes) -> bool:
+    if data.startswith(_UTF16_BOMS):  # UTF-16 text: every other byte of ASCII is a zero
+        return False
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return bool(head) and control / len(head) > 0.1
+
+
+# libxml2, which trafilatura parses with, gives up on elements nested deeper than this and
+# returns no text at all for the page.
+HTML_MAX_DEPTH = 256
+
+
+def html_too_deep(html: str) -> bool:
+    """Whether the page's elements nest deeper than HTML_MAX_DEPTH, read by libxml2 with its
+    depth limit lifted (huge_tree): milliseconds even for a page nested a million deep."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(html, etree.HTMLParser(huge_tree=True))
+    except (etree.Error, ValueError):
+        return False
+    if root is None:
+        return False
+    depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > HTML_MAX_DEPTH:
+            return True
+    return False
+
+
+def read_html(data: bytes) -> Parsed:
+    """The article text of an HTML page (trafilatura) and its title, site, date and address."""
+    import trafilatura  # lazy: only HTML sources need it
+
+    html, _ = decode_text(data)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True) or ""
+    if not text.strip() and html_too_deep(html):
+        raise Unreadable(f"its elements nest more than {HTML_MAX_DEPTH} deep, deeper than the HTML "
+                         "reader follows: save the article as .txt or .md")
+    meta = trafilatura.extract_metadata(html)
+
+    def field(name: str) -> str:
+        return str(getattr(meta, name, "") or "") if meta else ""
+
+    return Parsed(text, SourceMeta(title=field("title"),
+                                   publisher=field("sitename") or field("author"),
+                                   date=field("date"), url=field("url")))
+
+
+def read_text(data: bytes, markdown: bool) -> Parsed:
+    """Plain text or Markdown, decoded (see decode_text); a Markdown file's title is its front
+    matter's, else its first level-one heading."""
+    text, encoding = decode_text(data)
+    if not markdown:
+        return Parsed(text, SourceMeta(title=""), encoding=encoding)
+    front = read_front_matter(text)
+    own = SourceMeta(title=markdown_title(text, front.end if front else 0))
+    if front is not None and front.end:
+        own = SourceMeta(title=front.title or own.title, publisher=front.publisher,
+                         date=front.date, url=front.url)
+    return Parsed(text, own, encoding=encoding, front=front)
+
+
+# A Markdown file's first "# Title" line. Its closing hashes are cut in code: the pattern this
+# replaces, `^#\s+(.+?)\s*#*\s*$`, took over 20 s on "# a", 4,000 spaces and "b", and its `\s+`
+# ran across blank lines to take the next paragraph for a title.
+_MD_TITLE = re.compile(r"(?m)^#[ \t]+(\S.*)$")
+
+
+def markdown_title(text: str, start: int = 0) -> str:
+    """The text of the first level-one ATX heading from `start` ("# Title ##" -> "Title";
+    "# C#" keeps its hash, which no space sets apart)."""
+    m = _MD_TITLE.search(text, start)
+    if not m:
+        return ""
+    title = m.group(1).rstrip()
+    bare = title.rstrip("#")
+    if bare != title and (not bare or bare[-1] in " \t"):
+        title = bare.rstrip()
+    return title
+
+
+# A PDF's pages are read from their drawing instructions (content streams), which pypdf parses
+# at about 10 MB a second here. A file of a few kilobytes can make its pages share one stream
+# that inflates to 75 MB (pypdf's limit for one stream), so page count or file size bound
+# nothing: the instructions read are capped instead, at this many times the text limit (100 MB
+# by default; text takes a few times less room than the instructions that place it).
+PDF_CONTENT_PER_TEXT = 20
+# Each page costs about a millisecond to read however little it holds, and a 50 MB file can hold
+# 370,000 empty ones (six minutes): at most this many pages per MB of the text limit (25,000 by
+# default, about 25 s; a document with 5 MB of text has a few thousand pages).
+PDF_PAGES_PER_MB = 5000
+
+
+def _content_bytes(page: Any) -> int:
+    """The size of a page's drawing instructions: its content streams and the form objects its
+    resources name (forms nested in forms are not counted)."""
+    contents = page.get_contents()
+    size = len(contents.get_data()) if contents is not None else 0
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    for ref in xobjects.get_object().values() if xobjects is not None else ():
+        form = ref.get_object()
+        if form.get("/Subtype") == "/Form":
+            size += len(form.get_data())
+    return size
+
+
+def _open_pdf(path: Path) -> Any:
+    """A pypdf reader, decrypted where an empty password opens it, its page count bounded."""
+    from pypdf import PdfReader  # lazy: only PDF sources need it
+    from pypdf.errors import FileNotDecryptedError
+
+    # pypdf reports damage through logging, which with no handler goes raw to stderr ("EOF
+    # marker not found"); a file it cannot read is reported once, as a skipped source, instead.
+    pdf_log = logging.getLogger("pypdf")
+    if not pdf_log.handlers:
+        pdf_log.addHandler(logging.NullHandler())
+    reader = PdfReader(str(path))
+    if reader.is_encrypted:
+        try:  # most encrypted PDFs restrict only editing and open with an empty password
+            opened = bool(reader.decrypt(""))
+        except FileNotDecryptedError:
+            opened = False
+        if not opened:
+            raise Unreadable("it is protected by a password: save a copy without one")
+    most = round(PDF_PAGES_PER_MB * max_text_bytes() / 2**20)
+    if len(reader.pages) > most:
+        raise Unreadable(f"it has {len(reader.pages):,} pages, over the {most:,} that the "
+                         f"{megabytes(max_text_bytes())} MB text limit allows (set "
+                         "ITSQA_MAX_SOURCE_MB to raise it)")
+    return reader
+
+
+def _pdf_pages(reader: Any) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The text of every page, pages joined by a blank line, and where each page stands in it."""
+    parts: list[str] = []
+    pages: list[tuple[int, int]] = []
+    pos = 0
+    budget, read = PDF_CONTENT_PER_TEXT * max_text_bytes(), 0
+    for page in reader.pages:
+        read += _content_bytes(page)
+        if read > budget:
+            raise Unreadable(f"its pages hold over {megabytes(budget)} MB of drawing instructions, "
+                             f"{PDF_CONTENT_PER_TEXT} times the {megabytes(max_text_bytes())} MB "
+                             "text limit (set ITSQA_MAX_SOURCE_MB to raise it)")
+        t = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        pages.append((pos, pos + len(t)))
+        parts.append(t)
+        pos += len(t)
+    return "".join(parts), tuple(pages)
+
+
+def read_pdf(path: Path) -> Parsed:
+    """A PDF's text layer, page by page, and its info dictionary's title, author and date."""
+    reader = _open_pdf(path)
+    text, pages = _pdf_pages(reader)
+    info = reader.metadata
+    date = ""
+    if info is not None and info.creation_date is not None:
+        date = info.creation_date.date().isoformat()
+    return Parsed(text, SourceMeta(
+        title=str(info.title or "") if info is not None else "",
+        publisher=str(info.author or "") if info is not None else "",
+        date=date,
+    ), pages=pages)
