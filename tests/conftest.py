@@ -16,7 +16,7 @@ def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:
     """Replace the model everywhere it is loaded; count how often it is asked to encode."""
     enc = FakeEncoder()
 
-    def load(spec, index_dir=None, *, export=False, note=None):
+    def load(spec, index_dir=None, **kwargs):
         enc.spec = spec
         return enc
 

@@ -29,6 +29,7 @@ DUPLICATE_MARGIN = 0.1
 COPY_SHARE = 0.5
 # A sentence nearer the question by cosine than the chosen one (or within this of it) is marked.
 NEAR_COSINE = 0.03
+MOST_PASSAGES_KEPT = 4096  # passages whose sentences are kept read for marking answers
 # The notes name at most this many missing words (a pasted page can have thousands; the JSON's
 # missing_words keeps them all), each cut to WORD_SHOWN characters.
 MISSING_SHOWN = 12
@@ -137,6 +138,15 @@ def ask_json(answer: Answer, typed: str | None = None, stale: bool = False,
     return out
 
 
+class _Sentences(NamedTuple):
+    """A passage's sentences as the answer sentence is chosen among them."""
+
+    spans: list[tuple[int, int]]  # within the passage
+    vectors: Any  # float32, one per sentence
+    stems: list[frozenset[str]]  # BM25's stems (its stopwords left out)
+    content: list[frozenset[str]]  # stems that are not a question's function words
+
+
 class Group(NamedTuple):
     """A result before citing: the passage shown, its score, and its copies in other sources."""
 
@@ -180,6 +190,7 @@ class AnswerBuilder:
         self.cache = cache
         self.index = cache.index
         self._encoder = encoder
+        self._sentence_cache: dict[int, _Sentences | None] = {}
 
     # -- folding copies ----------------------------------------------------------------------
     def _overlapping(self, a: int, b: int) -> bool:
@@ -274,20 +285,37 @@ class AnswerBuilder:
                 best_text = " ".join(h.text[s:e] for s, e in answer)
         return out, " ".join(best_text.split()).lstrip("•·-–*▪◦ ")
 
-    def _sentences(self, h: Hit) -> tuple[list[tuple[int, int]], Any] | None:
-        """The passage's sentence spans and their vectors: stored at index time, else (a passage
-        of one sentence has none of its own) encoded now. None for an empty passage."""
+    def _sentences(self, h: Hit) -> _Sentences | None:
+        """The passage's sentences (kept per passage: they do not depend on the question)."""
+        if h.row not in self._sentence_cache:
+            if len(self._sentence_cache) > MOST_PASSAGES_KEPT:
+                self._sentence_cache.clear()
+            self._sentence_cache[h.row] = self._read_sentences(h)
+        return self._sentence_cache[h.row]
+
+    def _read_sentences(self, h: Hit) -> _Sentences | None:
+        """The passage's sentence spans, their vectors (stored at index time, else, for a
+        passage of one sentence, encoded now) and their stems without stopwords and without
+        a question's function words. None for an empty passage."""
         import numpy as np
 
         stored = self.cache.sentence_vectors(h.row)
         if stored:
-            return [(s, e) for s, e, _ in stored], np.stack([v for _, _, v in stored])
-        lead = len(h.text) - len(h.text.lstrip())
-        whole = [(lead, len(h.text.rstrip()))] if h.text.strip() else []
-        spans = sentence_spans(h.text, min_chars=1) or whole
-        if not spans:
-            return None
-        return spans, self._encoder().encode([h.text[s:e] for s, e in spans])
+            spans = [(s, e) for s, e, _ in stored]
+            vecs = np.stack([v for _, _, v in stored])
+        else:
+            lead = len(h.text) - len(h.text.lstrip())
+            whole = [(lead, len(h.text.rstrip()))] if h.text.strip() else []
+            spans = sentence_spans(h.text, min_chars=1) or whole
+            if not spans:
+                return None
+            vecs = self._encoder().encode([h.text[s:e] for s, e in spans])
+        tables = self.index.bm25
+        return _Sentences(spans, np.asarray(vecs, dtype=np.float32),
+                          [frozenset(lexical.tokenize(h.text[s:e], tables.stopwords))
+                           for s, e in spans],
+                          [frozenset(lexical.tokenize(h.text[s:e], tables.query_stopwords))
+                           for s, e in spans])
 
     def _marks(self, query: Query, h: Hit
                ) -> tuple[tuple[tuple[int, int], ...], list[tuple[int, int]]] | None:
@@ -302,16 +330,13 @@ class AnswerBuilder:
         found = self._sentences(h)
         if found is None:
             return None
-        spans, vecs = found
-        tables, terms = self.index.bm25, query.term_weights
-        sims = np.asarray(vecs, dtype=np.float32) @ query.vector[0]
-        lex = np.array([sum(terms.get(t, 0.0) for t in set(lexical.tokenize(h.text[s:e],
-                                                                             tables.stopwords)))
-                        for s, e in spans], dtype=np.float32)
+        spans, terms = found.spans, query.term_weights
+        sims = found.vectors @ query.vector[0]
+        lex = np.array([sum(terms.get(t, 0.0) for t in stems) for stems in found.stems],
+                       dtype=np.float32)
         w = self.settings.dense_weight
         score = w * standardise(sims) + (1 - w) * standardise(lex)
-        says_more = np.array([bool(set(lexical.tokenize(h.text[s:e], tables.query_stopwords))
-                                   - set(terms)) for s, e in spans])
+        says_more = np.array([bool(content - terms.keys()) for content in found.content])
         if says_more.any():
             score = np.where(says_more, score, -np.inf)
         best = int(np.argmax(score))

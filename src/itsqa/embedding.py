@@ -160,15 +160,16 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[range]:
     return out
 
 
-def _onnx_session(folder: Path) -> Any:
+def _onnx_session(folder: Path, prepack: bool) -> Any:
     """An onnxruntime session on the export in `folder`, preferring the pre-optimised graph."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
-    # No pre-packed copies of the weights: making the session then only maps the weights file,
-    # for a few ms more per encoding of a question.
-    opts.add_session_config_entry("session.disable_prepacking", "1")
+    # Threads that spin after a run would take the CPU from the numpy work that follows it.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not prepack:  # opening then only maps the weights file: a cold ask's choice
+        opts.add_session_config_entry("session.disable_prepacking", "1")
     opts.log_severity_level = 3
     model = folder / ONNX_OPTIMISED
     if model.is_file():
@@ -178,14 +179,25 @@ def _onnx_session(folder: Path) -> Any:
     return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
 
 
+def encode_with_tokens(encoder: Encoder, texts: Sequence[str]) -> tuple[np.ndarray, TokenVectors]:
+    """The vectors of `texts` and the token vectors of the first (a question and its words), in
+    as few model runs as the encoder allows."""
+    both = getattr(encoder, "encode_first_with_tokens", None)
+    if both is not None:
+        return both(texts)
+    return encoder.encode(texts), encoder.tokens(texts[:1])[0]
+
+
 class OnnxEncoder:
-    """The exported model on onnxruntime: same vectors as sentence-transformers, no torch."""
+    """The exported model on onnxruntime: same vectors as sentence-transformers, no torch.
+    `prepack`: let onnxruntime pre-pack the weights, which makes the session ~0.06 s slower to
+    open and each run ~3 ms faster (worth it in a long-running process)."""
 
     name = "onnx"
 
-    def __init__(self, folder: Path, spec: ModelSpec) -> None:
+    def __init__(self, folder: Path, spec: ModelSpec, prepack: bool = False) -> None:
         try:
-            self.session = _onnx_session(folder)
+            self.session = _onnx_session(folder, prepack)
             self.tokenizer = tokenizer(folder / "tokenizer.json", spec.max_seq_length)
         except Exception as exc:
             raise ModelError(f"cannot load the ONNX export in {folder}: {exc}") from exc
@@ -219,19 +231,44 @@ class OnnxEncoder:
                 progress(len(idx))
         return result
 
-    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+    def encode_first_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenVectors]:
+        """As `encode`, and the token vectors of texts[0] from the same run of its batch."""
         import numpy as np
 
+        texts = model_text(texts)
+        result = np.zeros((len(texts), 0), dtype=np.float32)
+        first: TokenVectors | None = None
+        for idx, encs in self._batches(texts, 32):
+            want = ["embedding", "tokens"] if 0 in idx else ["embedding"]
+            outs = self.session.run(want, _feed(encs, self.inputs))
+            if not result.shape[1]:
+                result = np.zeros((len(texts), outs[0].shape[1]), dtype=np.float32)
+            result[np.array(idx)] = outs[0]
+            if 0 in idx:
+                at = idx.index(0)
+                first = _token_vectors(encs[at], outs[1][at])
+        assert first is not None
+        return result, first
+
+    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         texts = model_text(texts)
         out: list[TokenVectors | None] = [None] * len(texts)
         # small batches: less padding, faster on few cores
         for idx, encs in self._batches(texts, 8):
             hidden = self.session.run(["tokens"], _feed(encs, self.inputs))[0]
             for j, e, h in zip(idx, encs, hidden, strict=True):
-                n = int(sum(e.attention_mask))
-                out[j] = TokenVectors(np.asarray(e.ids[1 : n - 1], dtype=np.int64),
-                                      _unit_rows(h[1 : n - 1]), tuple(e.tokens[1 : n - 1]))
+                out[j] = _token_vectors(e, h)
         return [o for o in out if o is not None]
+
+
+def _token_vectors(enc: Any, hidden: Any) -> TokenVectors:
+    """A text's word pieces and unit-length contextual vectors, special tokens and padding
+    left out, from its encoding and the model's hidden states for it."""
+    import numpy as np
+
+    n = int(sum(enc.attention_mask))
+    return TokenVectors(np.asarray(enc.ids[1 : n - 1], dtype=np.int64), _unit_rows(hidden[1 : n - 1]),
+                        tuple(enc.tokens[1 : n - 1]))
 
 
 def onnx_folder(index_dir: Path, spec: ModelSpec) -> Path:
@@ -239,13 +276,14 @@ def onnx_folder(index_dir: Path, spec: ModelSpec) -> Path:
     return index_dir / MODELS / spec.key
 
 
-def _load_export(folder: Path, spec: ModelSpec) -> tuple[OnnxEncoder | None, ModelError | None]:
+def _load_export(folder: Path, spec: ModelSpec, prepack: bool = False
+                 ) -> tuple[OnnxEncoder | None, ModelError | None]:
     """The ONNX export of `spec` in `folder`, or (None, why it fails to load) where one is there
     but damaged, or (None, None) where there is none."""
     if not export_ready(folder, spec):
         return None, None
     try:
-        return OnnxEncoder(folder, spec), None
+        return OnnxEncoder(folder, spec, prepack), None
     except ModelError as exc:
         return None, exc
 
@@ -256,13 +294,14 @@ def export_works(index_dir: Path, spec: ModelSpec) -> bool:
 
 
 def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = False,
-                 note: Callable[[str], None] | None = None) -> Encoder:
+                 note: Callable[[str], None] | None = None, prepack: bool = False) -> Encoder:
     """The fast ONNX encoder where a working export exists; else sentence-transformers, exporting
-    ONNX (again, where the export is damaged) for next time when `export` is true."""
+    ONNX (again, where the export is damaged) for next time when `export` is true. `prepack`
+    for a long-running process (see OnnxEncoder)."""
     if index_dir is None:
         return SentenceTransformerEncoder(spec)
     folder = onnx_folder(index_dir, spec)
-    fast, damage = _load_export(folder, spec)
+    fast, damage = _load_export(folder, spec, prepack)
     if fast is not None:
         return fast
     say = note or (lambda _m: None)
@@ -276,7 +315,7 @@ def load_encoder(spec: ModelSpec, index_dir: Path | None, *, export: bool = Fals
         try:
             st.export_onnx(folder)
             # one encoder for every vector of the index, whichever build made it
-            return OnnxEncoder(folder, spec)
+            return OnnxEncoder(folder, spec, prepack)
         except Exception as exc:  # the slow path still answers; say why it stays slow
             say(f"could not export the model to ONNX ({type(exc).__name__}: {exc}); "
                 "asking will load sentence-transformers each time")

@@ -78,7 +78,7 @@ def run_questions(settings: Settings, path: Path, k: int, mode: str, compare: bo
         when the settings name one, and the peers.
     """
     questions = load_questions(path)
-    base = open_index(settings, note=note).retriever
+    base = open_index(settings, note=note, warm=True).retriever
     reports = []
     for label, row_settings, m in system_rows(settings, mode, compare):
         r = base.with_settings(row_settings)
@@ -126,7 +126,7 @@ def open_beir(settings: Settings, folder: Path, index_dir: Path | None,
     mapping = materialise(ds, cache / "corpus")
     bsettings = settings.with_paths(cache / "corpus", cache / "index")
     update_index(bsettings, progress=progress, note=note)
-    return ds, open_index(bsettings, note=note).retriever, mapping, cache
+    return ds, open_index(bsettings, note=note, warm=True).retriever, mapping, cache
 
 
 def run_beir(settings: Settings, folder: Path, index_dir: Path | None, mode: str, compare: bool,

@@ -44,6 +44,18 @@ def question_words(question: str, stopwords: frozenset[str]) -> list[str]:
     return sorted(list(dict.fromkeys(found))[:MAX_QUESTION_WORDS])
 
 
+def _best(row: Any, k: int) -> Any:
+    """The indices of the `k` highest values, best first, ties in index order (as a stable
+    sort of the whole row would give them, without sorting it)."""
+    import numpy as np
+
+    if len(row) <= k:
+        return np.argsort(-row, kind="stable")
+    cut = np.partition(row, len(row) - k)[len(row) - k]
+    candidates = np.flatnonzero(row >= cut)
+    return candidates[np.argsort(-row[candidates], kind="stable")][:k]
+
+
 def related_terms(words: Sequence[str], word_vectors: Any, term_vectors: Any,
                   term_stems: Sequence[str], absent: frozenset[str] = frozenset(),
                   function_stems: frozenset[str] = frozenset()) -> dict[str, float]:
@@ -62,7 +74,7 @@ def related_terms(words: Sequence[str], word_vectors: Any, term_vectors: Any,
         taken = 0
         low = word in absent
         floor = ABSENT_THRESHOLD if low else THRESHOLD
-        for j in np.argsort(-row, kind="stable")[: PER_WORD * 4]:
+        for j in _best(row, PER_WORD * 4):
             if row[j] < floor or taken >= PER_WORD:
                 break
             stem = term_stems[j]

@@ -47,6 +47,15 @@ class IndexCache:
         self._sentence_rows: dict[int, list[int]] | None = None
         self._embeddings: Any = None
         self._chunk_sources: Any = None
+        self._word_vectors: dict[str, Any] | None = None
+        self._tokens: dict[int, Any] = {}
+
+    def word_vectors(self) -> dict[str, Any]:
+        """{corpus word: its vector}, from the expansion terms."""
+        if self._word_vectors is None:
+            terms = self.terms()
+            self._word_vectors = dict(zip(terms.words, terms.vectors, strict=True))
+        return self._word_vectors
 
     def rows_of(self, sources: set[str]) -> Any:
         """A boolean mask over the passages: True for those of `sources`."""
@@ -79,6 +88,18 @@ class IndexCache:
             spans = sentence_spans(text, min_chars=1) or [(0, len(text))]
             self._stems[row] = [frozenset(lexical.tokenize(text[s:e], stops)) for s, e in spans]
         return self._stems[row]
+
+    def token_vectors(self, row: int) -> Any:
+        """Passage `row`'s token vectors as float32 (kept for the passages asked about most
+        recently: late interaction reads the same few passages question after question)."""
+        import numpy as np
+
+        found = self._tokens.get(row)
+        if found is None:
+            if len(self._tokens) > _MOST_KEPT:
+                self._tokens.clear()
+            found = self._tokens[row] = np.asarray(self.index.passage_tokens(row), dtype=np.float32)
+        return found
 
     def sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:
         """(start, end) within passage `row` and the stored vector of each of its sentences."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import expansion, lexical, spelling
 from .config import Settings
-from .embedding import Encoder
+from .embedding import Encoder, TokenVectors, encode_with_tokens
 from .index_cache import IndexCache, first_word
 from .spelling import Correction
 
@@ -30,6 +30,10 @@ class Query:
     expansion: dict[str, float] = field(default_factory=dict)
     # {stem: weight x idf} of every stem the BM25 query counts, expansion's included.
     term_weights: dict[str, float] = field(default_factory=dict)
+    tokens: TokenVectors | None = None  # its word pieces' contextual vectors (late interaction)
+
+
+MOST_WORDS_KEPT = 50_000  # word vectors remembered (about 80 MB at most)
 
 
 class QueryReader:
@@ -42,6 +46,8 @@ class QueryReader:
         self.tables = cache.index.bm25
         self.n = len(cache.index.chunks)
         self._encoder = encoder
+        # Question words recur from question to question: each is embedded once per process.
+        self._word_vectors: dict[str, Any] = {}
 
     def read(self, question: str) -> Query:
         """The question with its typing errors read as meant, embedded, and its BM25 terms
@@ -50,10 +56,28 @@ class QueryReader:
         missing = self.missing_words(text)
         words = (expansion.question_words(text, self.tables.stopwords)
                  if self.settings.expansion else [])
-        vectors = self._encoder().encode([text, *words])
-        extra = self._expansion(words, vectors[1:], missing) if self.settings.expansion else {}
-        return Query(question, text, corrections, missing, vectors[:1], extra,
-                     self._term_weights(text, extra))
+        vector, word_vectors, tokens = self._embed(text, words)
+        extra = self._expansion(words, word_vectors, missing) if self.settings.expansion else {}
+        return Query(question, text, corrections, missing, vector, extra,
+                     self._term_weights(text, extra), tokens)
+
+    def _embed(self, text: str, words: list[str]) -> tuple[Any, Any, TokenVectors]:
+        """The question's vector (1 x dimension), its words' vectors and its token vectors, in
+        one model call for the question and the words neither the corpus holds (their vectors
+        are stored) nor an earlier question had."""
+        import numpy as np
+
+        known = self.cache.word_vectors()  # corpus words, embedded at build time
+        new = [w for w in words if w not in self._word_vectors and w not in known]
+        vectors, tokens = encode_with_tokens(self._encoder(), [text, *new])
+        if len(self._word_vectors) > MOST_WORDS_KEPT:
+            self._word_vectors.clear()
+        self._word_vectors.update(zip(new, vectors[1:], strict=True))
+        dim = vectors.shape[1]
+        word_vectors = (np.stack([known[w] if w in known else self._word_vectors[w]
+                                  for w in words]) if words
+                        else np.zeros((0, dim), dtype=np.float32))
+        return vectors[:1], word_vectors, tokens
 
     def missing_words(self, question: str) -> tuple[str, ...]:
         """The question's words (not function words or numbers) that occur in no passage, even

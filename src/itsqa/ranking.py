@@ -257,19 +257,24 @@ class Ranker:
         (BM25's idf). A second look, word by word, at the passages fusion ranked highest."""
         import numpy as np
 
-        tokens = self._encoder().tokens([query.text])[0]
+        tokens = query.tokens or self._encoder().tokens([query.text])[0]
         df = self.index.wordpiece_df
         n = len(self.index.chunks)
         got = np.clip(df[np.clip(tokens.ids, 0, len(df) - 1)], 0, n).astype(np.float64)
         weights = np.log((n - got + 0.5) / (got + 0.5) + 1.0) * tokens.content
-        if not weights.sum() > 0:
-            return np.zeros(len(rows))
-        weights /= weights.sum()
         out = np.zeros(len(rows))
-        for i, r in enumerate(rows):
-            vecs = self.index.passage_tokens(r)
-            if len(vecs):
-                out[i] = float(weights @ (tokens.vectors @ vecs.T.astype(np.float32)).max(axis=1))
+        if not weights.sum() > 0:
+            return out
+        weights /= weights.sum()
+        stored = [self.cache.token_vectors(r) for r in rows]
+        held = [i for i, v in enumerate(stored) if len(v)]
+        if not held:
+            return out
+        # one product for all the passages, then each passage's best match per question piece
+        sims = tokens.vectors @ np.concatenate([stored[i] for i in held]).T
+        starts = np.cumsum([0] + [len(stored[i]) for i in held[:-1]])
+        best = np.maximum.reduceat(sims, starts, axis=1)
+        out[held] = weights @ best
         return out
 
     def cross_encode(self, query: Query, ranked: list[Scored], depth: int) -> list[Scored]:
