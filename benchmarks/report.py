@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import bench
+import load
 from common import CRANFIELD, ROOT, replace_between, stamp, table, write_atomic
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -109,6 +110,10 @@ def part_speed() -> Part:
     return bench.latency(7)
 
 
+def part_serve() -> Part:
+    return load.run(8, 30)
+
+
 def part_build() -> Part:
     return bench.build_throughput(CRANFIELD)
 
@@ -122,6 +127,7 @@ PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "outside": ("## Outside-style questions", part_outside),
     "cranfield": ("## Cranfield (BEIR layout)", part_cranfield),
     "speed": ("## Ask latency", part_speed),
+    "serve": ("## `itsqa serve` under load", part_serve),
     "build": ("## Index build throughput", part_build),
     "scaling": ("## How search cost grows", part_scaling),
 }
