@@ -17,6 +17,7 @@ from typing import Any
 
 import bench
 import load
+import mcp_bench
 from common import CRANFIELD, ROOT, replace_between, stamp, table, write_atomic
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -114,6 +115,10 @@ def part_serve() -> Part:
     return load.run(8, 30)
 
 
+def part_mcp() -> Part:
+    return mcp_bench.run()
+
+
 def part_build() -> Part:
     return bench.build_throughput(CRANFIELD)
 
@@ -128,6 +133,7 @@ PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "cranfield": ("## Cranfield (BEIR layout)", part_cranfield),
     "speed": ("## Ask latency", part_speed),
     "serve": ("## `itsqa serve` under load", part_serve),
+    "mcp": ("## `itsqa mcp` (MCP over stdio)", part_mcp),
     "build": ("## Index build throughput", part_build),
     "scaling": ("## How search cost grows", part_scaling),
 }

@@ -34,7 +34,8 @@ from .terminal import one_line
 
 STDIN_LIMIT = 1 << 20  # bytes of a question read from standard input ("itsqa ask -")
 # Commands whose modules load only when used, so that `itsqa ask` imports none of them.
-LAZY_COMMANDS = {"eval": ("cli_eval", "eval_cmd"), "serve": ("cli_serve", "serve_cmd")}
+LAZY_COMMANDS = {"eval": ("cli_eval", "eval_cmd"), "serve": ("cli_serve", "serve_cmd"),
+                 "mcp": ("cli_mcp", "mcp_cmd")}
 
 
 def _debug(ctx: click.Context) -> bool:

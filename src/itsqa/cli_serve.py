@@ -55,7 +55,7 @@ def serve_cmd(ctx: click.Context, host: str, port: int, corpus: Path | None,
             "documents through it")
     live = LiveIndex(settings, note=err)
     live.start(refresh_seconds)
-    app = create_app(live, port, (*LOOPBACK_NAMES, *allow_hosts))
+    app = create_app(live, port, (*LOOPBACK_NAMES, *allow_hosts), mcp=True)
     err(f"itsqa is serving {settings.corpus_dir} at {url_for(host, port)} (Ctrl-C to stop)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

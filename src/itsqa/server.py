@@ -155,9 +155,33 @@ def _page(name: str) -> Any:
     return HTMLResponse(resources.files("itsqa").joinpath("web", name).read_text(encoding="utf-8"))
 
 
+def _mcp_app(live: LiveIndex) -> tuple[Any, Any]:
+    """The MCP tools over Streamable HTTP (mounted at /mcp), and the lifespan that runs their
+    session manager. Host and Origin are checked by Guard, in front of everything."""
+    from contextlib import asynccontextmanager
+
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from .mcp_server import build_server
+
+    server = build_server(live, refresh=True)  # each call checks, as a stdio server's does
+    app = server.streamable_http_app(
+        streamable_http_path="/", transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=False))
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        async with server.session_manager.run():
+            yield
+
+    return app, lifespan
+
+
 def create_app(live: LiveIndex, port: int, names: Iterable[str] = ("localhost",),
-               mcp_app: Any = None, lifespan: Any = None) -> Any:
-    """The ASGI application: pages, /api/*, /healthz, /openapi.json (and /mcp when given)."""
+               mcp: bool = False) -> Any:
+    """The ASGI application: pages, /api/*, /healthz, /openapi.json, and with `mcp` the MCP
+    tools at /mcp (Streamable HTTP)."""
+    mcp_app, lifespan = _mcp_app(live) if mcp else (None, None)
     app = FastAPI(title="itsqa", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", lifespan=lifespan,
                   description="Cited passages from a local document collection.")
