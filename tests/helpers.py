@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -136,3 +137,19 @@ def assert_one_line_error(result, code: int, *words: str) -> None:
     assert len(errors) == 1, out
     for w in words:
         assert w in out, out
+
+
+PORT = 8765  # what the in-process test client calls the server's port (nothing listens on it)
+
+
+def client_for(settings: Settings) -> tuple[Any, Any]:
+    """A test client for `itsqa serve`'s app over a LiveIndex of `settings` (and the index)."""
+    from starlette.testclient import TestClient
+
+    from itsqa.live import LiveIndex
+    from itsqa.server import create_app
+
+    live = LiveIndex(settings)
+    client = TestClient(create_app(live, PORT), base_url=f"http://127.0.0.1:{PORT}",
+                        raise_server_exceptions=False)
+    return client, live

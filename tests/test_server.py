@@ -8,21 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
 from itsqa.config import Settings
-from itsqa.live import LiveIndex
-from itsqa.server import create_app, host_allowed
+from itsqa.server import host_allowed
 
-from .helpers import BS, WIGGIN, invoke
+from .helpers import BS, PORT, WIGGIN, client_for, invoke
 
-PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
-
-
-def client_for(settings: Settings) -> tuple[TestClient, LiveIndex]:
-    live = LiveIndex(settings)
-    return TestClient(create_app(live, PORT), base_url=BASE, raise_server_exceptions=False), live
 
 
 def _serve(folder: Path, mp: pytest.MonkeyPatch):
@@ -226,43 +218,3 @@ def test_no_index_yet_is_503_until_a_source_arrives(tmp_path, monkeypatch, fake_
     assert live.refresh()
     assert client.get("/api/ask", params={"q": "glaciers"}).json()["results"][0]["name"] == "a.txt"
 
-
-def _same_answer(api: dict, cli: dict) -> bool:
-    """Equal but for scores, which may differ in the sixth decimal: the server's model runs
-    with pre-packed weights, a CLI ask's without (it opens faster)."""
-    def strip(d: dict) -> dict:
-        return {**d, "results": [{k: v for k, v in r.items() if k != "score"} for r in d["results"]]}
-
-    scores_close = all(abs(a["score"] - b["score"]) < 1e-4
-                       for a, b in zip(api["results"], cli["results"], strict=True))
-    return strip(api) == strip(cli) and scores_close
-
-
-@pytest.mark.slow
-def test_the_api_answers_the_question_set_as_the_cli_does(tmp_path, monkeypatch) -> None:
-    """With the real model: every question of the project's set through the API gives the
-    passages, ranking, highlights and notes that `itsqa ask --json` gives."""
-    import shutil
-
-    from itsqa.answer import ask_json
-    from itsqa.evaluation import load_questions
-    from itsqa.service import open_index
-
-    from .helpers import CORPUS, ROOT, run_itsqa
-
-    shutil.copytree(CORPUS, tmp_path / "corpus")
-    monkeypatch.chdir(tmp_path)
-    settings = Settings(corpus_dir=Path("corpus"), index_dir=Path("index"))
-    client, live = client_for(settings)
-    questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
-    cold = open_index(settings, refresh=False).retriever  # as `itsqa ask` opens it
-    differ = [q for q in questions
-              if not _same_answer(client.get("/api/ask", params={"q": q}).json(),
-                                  ask_json(cold.ask(q)))]
-    assert not differ, differ[:3]
-    for q in questions[::60]:  # and the command itself, for a few
-        cli = run_itsqa(tmp_path, "ask", q, "--json")
-        assert cli.returncode == 0, cli.stderr
-        assert _same_answer(client.get("/api/ask", params={"q": q}).json(),
-                            json.loads(cli.stdout))
-    live.stop()
