@@ -204,6 +204,7 @@ def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:
         "furniture": [[s.start, s.end, s.rule] for s in doc.furniture],
         "furniture_chars": sum(s.end - s.start for s in doc.furniture),
         "pages": [list(pg) for pg in doc.pages],
+        "code": [list(c) for c in doc.structure.code],
     }
 
 
@@ -229,7 +230,7 @@ def _read_sources(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
             continue
         chunks = chunk_text(doc.text, settings.chunking,
                             furniture_to_skip(doc.furniture, settings.chunking), count,
-                            breaks=[start for start, _ in doc.pages])
+                            breaks=[start for start, _ in doc.pages], structure=doc.structure)
         out.records.extend(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
                                              c.heading, "", doc.page_of(c.start)) for c in chunks)
         out.sources[name] = _source_entry(doc, len(chunks))
@@ -270,7 +271,10 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
     sentences: list[store.SentenceRow] = []
     if ctx.sentence_vectors:
         for row, rec in enumerate(records):
-            for s, e in sentence_spans(rec.text):
+            code = [(max(a, rec.start) - rec.start, min(b, rec.end) - rec.start)
+                    for a, b in read.sources[rec.source].get("code", [])
+                    if a < rec.end and rec.start < b]
+            for s, e in sentence_spans(rec.text, code=code):
                 et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
                                 ctx.sentence_context, fit)
                 h = embed_hash(spec, et)

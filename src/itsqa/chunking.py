@@ -37,6 +37,26 @@ class _Piece:
     end: int
     para_start: bool  # first unit of a paragraph
     heading: bool
+    level: int = 0  # a heading's level where the format states it (1 = h1), else 0
+    code: bool = False  # (part of) a code block: never a heading, never cut inside a line
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What a structured format states about its text: its headings as (start, end, level) and
+    its code blocks as (start, end). `explicit`: the headings come from markup, so no other line
+    is taken for one by its shape (plain text has no markup, and its headings are guessed)."""
+
+    headings: tuple[tuple[int, int, int], ...] = ()
+    code: tuple[tuple[int, int], ...] = ()
+    explicit: bool = False
+
+    def level(self, start: int, end: int) -> int:
+        """The level of a heading that starts within the line start:end (0 when none does)."""
+        import bisect
+
+        i = bisect.bisect_left(self.headings, (start, -1, -1))
+        return self.headings[i][2] if i < len(self.headings) and self.headings[i][0] < end else 0
 
 
 # A sentence ends at . ! ? … (after any closing quotes or brackets) before a capital, digit, quote,
@@ -109,16 +129,16 @@ MAX_HEADING_DEPTH = 3
 _NUMBERED = re.compile(rf"^{_ITEM}\s")  # a numbered heading: "2) Quantum", "iv. Data"
 
 
-def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool
+def heading_path(path: list[tuple[str, str]], line: str, after_heading: bool, level: int = 0
                  ) -> list[tuple[str, str]]:
-    """The headings a passage stands under, outermost first, once `line` is read: a Markdown
-    heading sits under those of higher level; a numbered heading ("2) Quantum") under the heading
-    its first sibling followed; any other heading read straight after another, with no text between,
-    under that one; any other plain heading starts afresh under the Markdown headings above it.
-    Each entry is (kind, text)."""
+    """The headings a passage stands under, outermost first, once `line` is read: a heading of
+    a stated `level` (HTML, a PDF outline) or a Markdown heading sits under those of higher
+    level; a numbered heading ("2) Quantum") under the heading its first sibling followed; any
+    other heading read straight after another, with no text between, under that one; any other
+    plain heading starts afresh under the Markdown headings above it. Each entry is (kind, text)."""
     name = line.lstrip("# ").strip()
-    if MD_HEADING.match(line):
-        kind = "#" * (len(line) - len(line.lstrip("#")))
+    if level or MD_HEADING.match(line):
+        kind = "#" * (level or len(line) - len(line.lstrip("#")))
         kept = [p for p in path if p[0].startswith("#") and len(p[0]) < len(kind)]
     elif _NUMBERED.match(name):
         kind = "n"
@@ -142,13 +162,21 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
-def sentence_spans(text: str, min_chars: int = 25) -> list[tuple[int, int]]:
-    """The sentences of a passage worth a vector of their own: not tiny, not the whole passage."""
-    out = []
+def sentence_spans(text: str, min_chars: int = 25,
+                   code: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """The sentences of a passage worth a vector of their own: not tiny, not the whole passage.
+    A code block (`code`: spans within `text`) counts as one sentence."""
+    out: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
     for ps, pe in paragraphs(text):
-        for s, e in sentences(text, ps, pe):
-            if e - s >= min_chars and (e - s) < 0.9 * len(text):
-                out.append((s, e))
+        block = next(((a, b) for a, b in code if a <= ps < b), None)
+        if block is None:
+            out.extend((s, e) for s, e in sentences(text, ps, pe)
+                       if e - s >= min_chars and (e - s) < 0.9 * len(text))
+        elif block not in seen:
+            seen.add(block)
+            if block[1] - block[0] >= min_chars and block[1] - block[0] < 0.9 * len(text):
+                out.append(block)
     return out
 
 
@@ -215,14 +243,35 @@ def _in_furniture(furn: Sequence[Span], fi: int, ps: int, pe: int) -> tuple[int,
     return fi, fi < len(furn) and furn[fi].start <= ps and pe <= furn[fi].end
 
 
-def _blocks(text: str, furniture: Sequence[Span], breaks: Sequence[int], window: _Window
-            ) -> list[list[_Piece]]:
-    """The text's pieces (headings, and sentences split further where too long), in blocks that
-    furniture and page breaks separate: no passage crosses a block's edge."""
+def _code_pieces(text: str, start: int, end: int, window: _Window) -> list[_Piece]:
+    """A code block as pieces that fit the passage window, cut between lines where it must be
+    cut (and inside a line only where one line is too long); only the first opens a paragraph,
+    so the block reads as one."""
+    runs: list[tuple[int, int]] = []  # consecutive lines that fit together
+    for m in re.finditer(r"[^\n]+", text[start:end]):
+        a, b = start + m.start(), start + m.end()
+        if runs and window.fits(runs[-1][0], b):
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((a, b))
+    pieces: list[_Piece] = []
+    for a, b in runs:
+        for x, y in ([(a, b)] if window.fits(a, b) else
+                     _split_long(text, a, b, window.max_chars, window.fits)):
+            pieces.append(_Piece(x, y, not pieces, False, code=True))
+    return pieces
+
+
+def _blocks(text: str, furniture: Sequence[Span], breaks: Sequence[int], window: _Window,
+            structure: Structure) -> list[list[_Piece]]:
+    """The text's pieces (headings, code blocks, and sentences split further where too long), in
+    blocks that furniture and page breaks separate: no passage crosses a block's edge."""
     blocks: list[list[_Piece]] = [[]]
     fi = 0
     furn = sorted(furniture, key=lambda sp: sp.start)
     pending = sorted(b for b in breaks if b > 0)
+    code = sorted(structure.code)
+    ci = 0
     for ps, pe in paragraphs(text):
         if pending and ps >= pending[0]:
             while pending and ps >= pending[0]:
@@ -234,8 +283,15 @@ def _blocks(text: str, furniture: Sequence[Span], breaks: Sequence[int], window:
             if blocks[-1]:
                 blocks.append([])
             continue
-        if is_heading(text[ps:pe]):
-            blocks[-1].append(_Piece(ps, pe, True, True))
+        while ci < len(code) and code[ci][1] <= ps:
+            ci += 1
+        if ci < len(code) and code[ci][0] <= ps:
+            if not blocks[-1] or blocks[-1][-1].end < code[ci][0]:  # the block's first line
+                blocks[-1].extend(_code_pieces(text, code[ci][0], code[ci][1], window))
+            continue
+        level = structure.level(ps, pe) if structure.explicit else 0
+        if level or (not structure.explicit and is_heading(text[ps:pe])):
+            blocks[-1].append(_Piece(ps, pe, True, True, level))
             continue
         first = True
         for ss, se in sentences(text, ps, pe):
@@ -355,7 +411,8 @@ class _Packer:
             self._flush()
             self.current = []
         self.path = heading_path(self.path if self.cfg.heading_path else [],
-                                 self.text[piece.start : piece.end], self.after_heading)
+                                 self.text[piece.start : piece.end], self.after_heading,
+                                 piece.level)
         self.heading = HEADING_JOIN.join(h for _, h in self.path)
         if not self.current:
             self.current_heading = self.heading
@@ -368,8 +425,8 @@ class _Packer:
             self._restart([piece])
             return
         for rule in (self._rule_whole_section, self._rule_rest_of_paragraph,
-                     self._rule_heading_leads_in, self._rule_lead_in_keeps_its_paragraph,
-                     self._rule_grow_towards_target):
+                     self._rule_code_stays_with_its_text, self._rule_heading_leads_in,
+                     self._rule_lead_in_keeps_its_paragraph, self._rule_grow_towards_target):
             if rule(block, i, piece):
                 return
         self._flush()
@@ -384,6 +441,13 @@ class _Packer:
 
     def _rule_rest_of_paragraph(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
         if piece.end <= self.para_until:
+            self.current.append(piece)
+            return True
+        return False
+
+    def _rule_code_stays_with_its_text(self, block: list[_Piece], i: int, piece: _Piece) -> bool:
+        """A code block joins the text that explains it when the two fit in one passage."""
+        if piece.code and self.window.fits(self.current[0].start, piece.end):
             self.current.append(piece)
             return True
         return False
@@ -430,7 +494,8 @@ class _Packer:
         carry: list[_Piece] = []
         if not piece.para_start and self.cfg.overlap_sentences > 0:
             for prev in self.current[-self.cfg.overlap_sentences :]:
-                if not prev.heading and prev.end - prev.start <= self.cfg.target_chars // 3:
+                if (not prev.heading and not prev.code
+                        and prev.end - prev.start <= self.cfg.target_chars // 3):
                     carry.append(prev)
             while carry and not self.window.fits(carry[0].start, piece.end):
                 carry.pop(0)
@@ -443,6 +508,7 @@ def chunk_text(
     furniture: Sequence[Span] = (),
     count_tokens: TokenCounter | None = None,
     breaks: Sequence[int] = (),
+    structure: Structure | None = None,
 ) -> list[Chunk]:
     """Cut `text` into passages.
 
@@ -452,6 +518,8 @@ def chunk_text(
         furniture: spans to leave out (page furniture, front matter).
         count_tokens: the model's word-piece count of a text (else about 3 characters a token).
         breaks: offsets no passage may cross (page starts in a PDF), so each has one page.
+        structure: the headings and code blocks the format states (else headings are guessed
+            from the shape of lines).
 
     Returns:
         The passages in order, numbered from 0.
@@ -459,7 +527,7 @@ def chunk_text(
     cfg = settings or ChunkSettings()
     window = _Window(text, cfg, count_tokens or _approx_tokens)
     packer = _Packer(text, cfg, window)
-    for block in _blocks(text, furniture, breaks, window):
+    for block in _blocks(text, furniture, breaks, window, structure or Structure()):
         packer.pack(block)
     return [Chunk(i, c.start, c.end, c.text, c.heading) for i, c in enumerate(packer.chunks)]
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .chunking import Structure
 from .errors import CorpusError
 from .furniture import FRONT_MATTER, Span, find_furniture
 from .metadata import METADATA_FILE, SourceMeta
@@ -66,6 +67,7 @@ class Document:
     furniture: tuple[Span, ...] = ()
     pages: tuple[tuple[int, int], ...] = ()  # PDF: (start, end) of each page in `text`
     encoding: str = "utf-8"
+    structure: Structure = Structure()  # headings and code blocks the format states
 
     def page_of(self, offset: int) -> int | None:
         """1-based page number holding `offset`, for PDFs."""
@@ -211,12 +213,15 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
         return None, [skipped(sf.name, _EMPTY.get(sf.format, "no text in it"))]
     if len(text) > max_text_bytes():
         return None, [_too_big(sf.name, len(text), "text")]
-    furniture = tuple(find_furniture(text))
+    # Code is never page furniture, whatever its lines look like (">>> a = [1, 2]").
+    furniture = tuple(sp for sp in find_furniture(text)
+                      if not any(sp.start < e and s < sp.end for s, e in parsed.code))
     front = parsed.front
     if front is not None and front.end:  # metadata, not text: kept out of the passages
         furniture = (Span(0, front.end, FRONT_MATTER),
                      *(sp for sp in furniture if sp.start >= front.end))
     merged = (meta or SourceMeta(title="")).over(parsed.meta, file_title(sf.name))
     doc = Document(sf.name, sf.path, sf.format, hashlib.sha256(data).hexdigest(), sf.size,
-                   sf.mtime_ns, text, merged, furniture, parsed.pages, parsed.encoding)
+                   sf.mtime_ns, text, merged, furniture, parsed.pages, parsed.encoding,
+                   Structure(parsed.headings, parsed.code, parsed.explicit))
     return doc, warnings

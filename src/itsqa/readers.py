@@ -30,6 +30,12 @@ class Parsed:
     pages: tuple[tuple[int, int], ...] = ()  # PDF: (start, end) of each page in `text`
     encoding: str = "utf-8"
     front: FrontMatter | None = None  # Markdown front matter, kept out of the passages
+    # What the format states about its structure: headings (start, end, level) and code blocks
+    # (start, end). `explicit`: the headings come from markup (HTML, Markdown, a PDF's
+    # outline), so no other line is taken for one.
+    headings: tuple[tuple[int, int, int], ...] = ()
+    code: tuple[tuple[int, int], ...] = ()
+    explicit: bool = False
 
 
 # A source's text is limited to ITSQA_MAX_SOURCE_MB (default 5 MB, about 2,000 pages: embedding
@@ -108,22 +114,27 @@ def html_too_deep(html: str) -> bool:
 
 
 def read_html(data: bytes) -> Parsed:
-    """The article text of an HTML page (trafilatura) and its title, site, date and address."""
-    import trafilatura  # lazy: only HTML sources need it
+    """An HTML page's main content with its headings and code blocks (html_text.py; where the
+    page marks no main content, trafilatura finds it), and the page's own title, publisher,
+    date and address."""
+    from .html_text import from_trafilatura, page_metadata_of, structured_text
 
     html, _ = decode_text(data)
-    text = trafilatura.extract(html, include_comments=False, include_tables=True) or ""
-    if not text.strip() and html_too_deep(html):
-        raise Unreadable(f"its elements nest more than {HTML_MAX_DEPTH} deep, deeper than the HTML "
-                         "reader follows: save the article as .txt or .md")
-    meta = trafilatura.extract_metadata(html)
+    found = structured_text(html)
+    if found is None:
+        import trafilatura  # lazy: only HTML sources need it
 
-    def field(name: str) -> str:
-        return str(getattr(meta, name, "") or "") if meta else ""
-
-    return Parsed(text, SourceMeta(title=field("title"),
-                                   publisher=field("sitename") or field("author"),
-                                   date=field("date"), url=field("url")))
+        xml = trafilatura.extract(html, output_format="xml", include_comments=False,
+                                  include_tables=True)
+        found = from_trafilatura(xml, page_metadata_of(html)) if xml else None
+    if found is None:
+        if html_too_deep(html):
+            raise Unreadable(f"its elements nest more than {HTML_MAX_DEPTH} deep, deeper than the "
+                             "HTML reader follows: save the article as .txt or .md")
+        return Parsed("", SourceMeta(title=""))
+    return Parsed(found.text, SourceMeta(title=found.title, publisher=found.publisher,
+                                         date=found.date, url=found.url),
+                  headings=tuple(found.headings), code=tuple(found.code), explicit=True)
 
 
 def read_text(data: bytes, markdown: bool) -> Parsed:
@@ -137,7 +148,38 @@ def read_text(data: bytes, markdown: bool) -> Parsed:
     if front is not None and front.end:
         own = SourceMeta(title=front.title or own.title, publisher=front.publisher,
                          date=front.date, url=front.url)
-    return Parsed(text, own, encoding=encoding, front=front)
+    headings, code = markdown_structure(text, front.end if front else 0)
+    return Parsed(text, own, encoding=encoding, front=front, headings=headings, code=code,
+                  explicit=True)
+
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]|$)")
+
+
+def markdown_structure(text: str, start: int = 0
+                       ) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int], ...]]:
+    """A Markdown text's ATX headings ("## Title": start, end, level) and fenced code blocks
+    (start, end, fences included), from `start` (past any front matter). A "#" line inside a
+    code block is code, not a heading."""
+    headings: list[tuple[int, int, int]] = []
+    code: list[tuple[int, int]] = []
+    fence, opened = "", 0
+    for m in re.finditer(r"[^\n]*", text[start:]):
+        a, b = start + m.start(), start + m.end()
+        line = m.group()
+        found = _FENCE.match(line)
+        if fence:
+            if found and found.group(1)[0] == fence[0] and len(found.group(1)) >= len(fence):
+                code.append((opened, b))
+                fence = ""
+        elif found:
+            fence, opened = found.group(1), a
+        elif _ATX.match(line) and line.strip("# \t"):
+            headings.append((a, b, len(_ATX.match(line).group(1))))  # type: ignore[union-attr]
+    if fence:
+        code.append((opened, len(text)))  # an unclosed fence runs to the end, as CommonMark says
+    return tuple(headings), tuple(code)
 
 
 # A Markdown file's first "# Title" line. Its closing hashes are cut in code: the pattern this
@@ -233,10 +275,57 @@ def _pdf_pages(reader: Any) -> tuple[str, tuple[tuple[int, int], ...]]:
     return "".join(parts), tuple(pages)
 
 
+# At most this many outline entries are looked for in the text (a hostile outline can be huge).
+PDF_OUTLINE_MAX = 5000
+
+
+def _outline_entries(reader: Any) -> list[tuple[str, int, int]]:
+    """(title, page index, depth) of each entry of the PDF's outline (bookmarks), if it has one."""
+    out: list[tuple[str, int, int]] = []
+
+    def visit(items: Any, depth: int) -> None:
+        for item in items:
+            if len(out) >= PDF_OUTLINE_MAX:
+                return
+            if isinstance(item, list):
+                visit(item, depth + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+                title = " ".join(str(item.title or "").split())
+            except Exception:  # a broken entry: the others still count
+                continue
+            if title and page is not None and page >= 0:
+                out.append((title, page, depth))
+
+    try:
+        visit(reader.outline, 1)
+    except Exception:  # no outline, or one pypdf cannot read
+        return []
+    return out
+
+
+def pdf_headings(reader: Any, text: str, pages: tuple[tuple[int, int], ...]
+                 ) -> tuple[tuple[int, int, int], ...]:
+    """The outline's entries found in the text of the page each points to, as headings (start,
+    end, level): a PDF states its sections there, where its lines do not."""
+    found = set()
+    for title, page, depth in _outline_entries(reader):
+        if page >= len(pages):
+            continue
+        s, e = pages[page]
+        m = re.search(r"\s+".join(map(re.escape, title.split()[:40])), text[s:e], re.IGNORECASE)
+        if m:
+            found.add((s + m.start(), s + m.end(), min(depth, 6)))
+    return tuple(sorted(found))
+
+
 def read_pdf(path: Path) -> Parsed:
-    """A PDF's text layer, page by page, and its info dictionary's title, author and date."""
+    """A PDF's text layer, page by page, its outline's sections and its info dictionary's title,
+    author and date (the date only when no better source gives one: sources.toml comes first)."""
     reader = _open_pdf(path)
     text, pages = _pdf_pages(reader)
+    headings = pdf_headings(reader, text, pages)
     info = reader.metadata
     date = ""
     if info is not None and info.creation_date is not None:
@@ -245,4 +334,4 @@ def read_pdf(path: Path) -> Parsed:
         title=str(info.title or "") if info is not None else "",
         publisher=str(info.author or "") if info is not None else "",
         date=date,
-    ), pages=pages)
+    ), pages=pages, headings=headings, explicit=bool(headings))
