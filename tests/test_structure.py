@@ -16,11 +16,13 @@ from .pdfmaker import make_pdf
 SPHINX = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <title>7. Input and Output &#8212; Python 3.11.2 documentation</title>
 <link rel="stylesheet" href="_static/pydoctheme.css"></head><body>
-<div class="related" role="navigation"><ul><li><a href="index.html">3.11.2 Documentation</a> &#187;</li></ul></div>
+<div class="related" role="navigation"><ul><li><a href="index.html">3.11.2 Documentation</a>
+&#187;</li></ul></div>
 <div class="document"><div class="documentwrapper"><div class="bodywrapper">
 <div class="body" role="main">
 <section id="input-and-output">
-<h1><span class="section-number">7. </span>Input and Output<a class="headerlink" href="#input-and-output" title="Permalink to this headline">&#182;</a></h1>
+<h1><span class="section-number">7. </span>Input and Output<a class="headerlink"
+href="#input-and-output" title="Permalink to this headline">&#182;</a></h1>
 <p>There are several ways to present the output of a program; data can be printed in a
 human-readable form, or written to a file for future use.</p>
 <section id="fancier"><h2>7.1. Fancier Output Formatting<a class="headerlink" href="#fancier">&#182;</a></h2>
