@@ -1,17 +1,15 @@
-"""Speed: ask latency against a naive peer, index build throughput, and how search cost grows
-with the number of vectors. Each part returns its Markdown and its figures; `report.py` writes
-them into RESULTS.md. Run alone, this prints them.
+"""Speed: ask latency against a naive peer, and index build throughput (large folders:
+scale.py). Each part returns its Markdown and its figures; `report.py` writes them into
+RESULTS.md. Run alone, this prints them.
 
-    python benchmarks/bench.py                 # every part (the 1M-vector scaling step is slow)
+    python benchmarks/bench.py                 # both parts
     python benchmarks/bench.py --only latency
-    python benchmarks/bench.py --only scaling --sizes 10000 100000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -129,83 +127,18 @@ def build_throughput(beir: Path | None) -> Part:
     return md, figures
 
 
-def _search_row(n: int, kind: str, base: Any, qs: Any, exact_top: Any) -> tuple[list[str], Any]:
-    import faiss
-
-    from itsqa.store import EXACT_SEARCH_MAX, HNSW_EF_SEARCH, hnsw_index, search_depth
-
-    dim = base.shape[1]
-    t = time.perf_counter()
-    index = faiss.IndexFlatIP(dim) if kind == "flat" else hnsw_index(dim)
-    index.add(base)
-    build_s = time.perf_counter() - t
-    if kind == "hnsw":
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    lat, tops = [], []
-    for q in qs:
-        t = time.perf_counter()
-        tops.append(index.search(q[None, :], 10)[1][0])
-        lat.append((time.perf_counter() - t) * 1000)
-    k_deep = search_depth(n) if (kind == "flat") == (n <= EXACT_SEARCH_MAX) else None
-    deep = []
-    for q in qs[:50] if k_deep else []:
-        t = time.perf_counter()
-        index.search(q[None, :], k_deep)
-        deep.append((time.perf_counter() - t) * 1000)
-    with tempfile.NamedTemporaryFile(suffix=".faiss") as fh:
-        faiss.write_index(index, fh.name)
-        size = os.path.getsize(fh.name) / 2**20
-    found = (sum(len(set(a) & set(b)) for a, b in zip(tops, exact_top, strict=True))
-             if exact_top is not None else 0)
-    recall = "1 (exact)" if exact_top is None else f"{found / (10 * len(qs)):.4f}"
-    lat.sort()
-    deep_ms = f"{statistics.median(deep):.2f} (k={k_deep:,})" if deep else "not used"
-    return [f"{n:,}", kind, f"{build_s:.1f}", f"{statistics.median(lat):.2f}",
-            f"{lat[int(0.95 * len(lat))]:.2f}", deep_ms, f"{size:.0f}", recall], tops
-
-
-def scaling(sizes: list[int], queries: int = 200) -> Part:
-    """Exact against HNSW search on synthetic clustered unit vectors of MiniLM's dimension."""
-    import numpy as np
-
-    from itsqa.store import EXACT_SEARCH_MAX, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
-
-    rng = np.random.default_rng(0)
-    dim = 384
-    centres = rng.standard_normal((2000, dim)).astype(np.float32)
-    rows = []
-    for n in sizes:
-        pick = rng.integers(0, len(centres), n + queries)
-        data = centres[pick] + 0.9 * rng.standard_normal((n + queries, dim)).astype(np.float32)
-        data /= np.linalg.norm(data, axis=1, keepdims=True)
-        flat, exact_top = _search_row(n, "flat", data[:n], data[n:], None)
-        hnsw, _ = _search_row(n, "hnsw", data[:n], data[n:], exact_top)
-        rows += [flat, hnsw]
-    md = (f"Synthetic unit vectors (dimension {dim}) around 2,000 random centres; {queries} "
-          f"queries one at a time. HNSW: M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}, "
-          f"efSearch={HNSW_EF_SEARCH}. Recall@10 = share of the exact top 10 returned. \"itsqa k\" = "
-          "the query as itsqa makes it (`store.search_depth`). itsqa searches exactly up to "
-          f"{EXACT_SEARCH_MAX:,} vectors and with HNSW beyond.\n\n"
-          + table(["vectors", "index", "build s", "query ms (median)", "query ms (p95)",
-                   "itsqa k: ms (median)", "size MB", "recall@10"], rows))
-    return md, {}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["latency", "build", "scaling"], action="append")
+    ap.add_argument("--only", choices=["latency", "build"], action="append")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--beir", type=Path, default=CRANFIELD)
-    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     args = ap.parse_args()
-    parts = args.only or ["latency", "build", "scaling"]
+    parts = args.only or ["latency", "build"]
     print(f"Machine: {machine()}. {time.strftime('%Y-%m-%d')}.\n")
     if "latency" in parts:
         print(latency(args.runs)[0] + "\n")
     if "build" in parts:
         print(build_throughput(args.beir)[0] + "\n")
-    if "scaling" in parts:
-        print(scaling(args.sizes)[0] + "\n")
 
 
 if __name__ == "__main__":

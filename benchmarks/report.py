@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import bench
+import crosscorpus
 import load
 import mcp_bench
+import scale
 from common import CRANFIELD, ROOT, replace_between, stamp, table, write_atomic
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -107,6 +109,10 @@ def part_cranfield() -> Part:
                 "ratio_interval": [lo, hi]}
 
 
+def part_corpora() -> Part:
+    return crosscorpus.run()
+
+
 def part_speed() -> Part:
     return bench.latency(7)
 
@@ -124,18 +130,19 @@ def part_build() -> Part:
 
 
 def part_scaling() -> Part:
-    return bench.scaling([10_000, 100_000, 1_000_000])
+    return scale.run(["its", "pydocs", "pydocs-all", f"pydocs-all-x{scale.COPIES}"])
 
 
 PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "questions": ("## The project's question set", part_questions),
     "outside": ("## Outside-style questions", part_outside),
     "cranfield": ("## Cranfield (BEIR layout)", part_cranfield),
+    "corpora": ("## Across corpora", part_corpora),
     "speed": ("## Ask latency", part_speed),
     "serve": ("## `itsqa serve` under load", part_serve),
     "mcp": ("## `itsqa mcp` (MCP over stdio)", part_mcp),
     "build": ("## Index build throughput", part_build),
-    "scaling": ("## How search cost grows", part_scaling),
+    "scaling": ("## Large folders", part_scaling),
 }
 
 

@@ -153,3 +153,20 @@ def client_for(settings: Settings) -> tuple[Any, Any]:
     client = TestClient(create_app(live, PORT), base_url=f"http://127.0.0.1:{PORT}",
                         raise_server_exceptions=False)
     return client, live
+
+
+def reseal(gen: Path, *names: str) -> None:
+    """After a test edits files `names` of generation `gen` on purpose: record their new size,
+    checksum and mtime in the manifest, and the manifest's checksum in CURRENT, so that only the
+    tables' own checks can catch the edit."""
+    import json
+
+    from itsqa import store
+
+    manifest = json.loads((gen / store.MANIFEST).read_text())
+    for name in names:
+        p = gen / name
+        manifest["files"][name] = [p.stat().st_size, store.file_digest(p), p.stat().st_mtime_ns]
+    (gen / store.MANIFEST).write_text(json.dumps(manifest))
+    (gen.parent / store.CURRENT).write_text(json.dumps(
+        {"generation": gen.name, "manifest": store.file_digest(gen / store.MANIFEST)}))

@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from itsqa.config import Settings
-from itsqa.embedding import OnnxEncoder, SentenceTransformerEncoder, export_works, onnx_folder
+from itsqa.embedding import (
+    OnnxEncoder,
+    SentenceTransformerEncoder,
+    export_works,
+    model_cache,
+    onnx_folder,
+)
 from itsqa.model import model_spec
 from itsqa.onnx_export import ONNX_OPTIMISED, ONNX_OPTIMISED_DATA
 
@@ -55,8 +61,9 @@ def fresh(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_itsqa(workdir, *args)
+def run_cli(workdir: Path, *args: str, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return run_itsqa(workdir, *args, env=env)
 
 
 def test_first_ask_builds_the_index_and_finds_the_quantum_priorities(fresh: Path) -> None:
@@ -278,42 +285,57 @@ def test_a_mistyped_question_is_read_as_meant_with_the_real_model(workdir: Path)
     assert out["corrections"] == [] and out["confident"] is False
 
 
-def test_without_the_onnx_export_ask_falls_back_then_exports_it_again(workdir: Path) -> None:
+@pytest.fixture
+def own_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A private model cache (the shared one's files hard-linked) for a test that damages it;
+    the environment that points the CLI at it."""
+    shared = model_cache()
+    mine = tmp_path / "models"
+    shutil.copytree(shared, mine, copy_function=os.link)
+    monkeypatch.setenv("ITSQA_MODEL_CACHE", str(mine))
+    return {"ITSQA_MODEL_CACHE": str(mine)}
+
+
+def test_without_the_onnx_export_ask_falls_back_then_exports_it_again(
+        workdir: Path, own_models: dict[str, str]) -> None:
     spec = model_spec(Settings())
-    shutil.rmtree(workdir / "index" / "models")
-    # --no-refresh leaves the index folder as it is: the slow encoder answers, with a note
-    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", "--no-refresh")
+    folder = onnx_folder(workdir / "index", spec)
+    shutil.rmtree(folder)
+    # --no-refresh writes nothing: the slow encoder answers, with a note
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", "--no-refresh",
+                   env=own_models)
     assert _quantum_in_top3(proc)
     assert "no working ONNX export" in proc.stderr
-    assert not (workdir / "index" / "models").exists()
+    assert not folder.exists()
     # a plain ask exports it again, once
-    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", env=own_models)
     assert _quantum_in_top3(proc)
     assert "exporting the model to ONNX" in proc.stderr
     assert export_works(workdir / "index", spec)
-    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", env=own_models)
     assert _quantum_in_top3(proc)
     assert "ONNX" not in proc.stderr
 
 
 def _damage(path: Path, data: bytes) -> None:
-    """Overwrite a file of a workdir's model export: unlinked first, since copy_workspace hard-links
-    those files to the module's shared index."""
+    """Overwrite a file of a private model cache: unlinked first, since its files are hard links
+    to the shared cache's."""
     path.unlink()
     path.write_bytes(data)
 
 
-def test_a_damaged_onnx_export_is_replaced_by_ask_and_by_index(workdir: Path) -> None:
+def test_a_damaged_onnx_export_is_replaced_by_ask_and_by_index(
+        workdir: Path, own_models: dict[str, str]) -> None:
     spec = model_spec(Settings())
     _damage(onnx_folder(workdir / "index", spec) / "tokenizer.json", b'{"version": "1.0", "trunc')
     assert not export_works(workdir / "index", spec)
-    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", env=own_models)
     assert _quantum_in_top3(proc)
     assert "cannot load the ONNX export" in proc.stderr and "exporting the model again" in proc.stderr
     assert export_works(workdir / "index", spec)
     # `itsqa index` on an up-to-date index mends it too, embedding nothing
     _damage(onnx_folder(workdir / "index", spec) / "model.opt.onnx", b"not a model")
-    proc = run_cli(workdir, "index", "--json")
+    proc = run_cli(workdir, "index", "--json", env=own_models)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["chunks"]["embedded"] == 0
     assert export_works(workdir / "index", spec)
@@ -321,7 +343,7 @@ def test_a_damaged_onnx_export_is_replaced_by_ask_and_by_index(workdir: Path) ->
     weights = onnx_folder(workdir / "index", spec) / ONNX_OPTIMISED_DATA
     _damage(weights, weights.read_bytes()[: weights.stat().st_size // 2])
     assert not export_works(workdir / "index", spec)
-    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json")
+    proc = run_cli(workdir, "ask", "what are the quantum priorities", "--json", env=own_models)
     assert _quantum_in_top3(proc) and "exporting the model again" in proc.stderr
     assert export_works(workdir / "index", spec)
 

@@ -20,7 +20,7 @@ import pytest
 
 from itsqa import store
 
-from .helpers import CORPUS, clean_env, copy_workspace, run_itsqa
+from .helpers import CORPUS, clean_env, copy_workspace, reseal, run_itsqa
 
 # Every test here runs the real model through the CLI in subprocesses.
 pytestmark = pytest.mark.slow
@@ -174,27 +174,27 @@ def damage(index: Path, how: str) -> None:
     assert gen is not None
     manifest = json.loads((gen / store.MANIFEST).read_text())
     if how == "truncated":
-        f = gen / "vectors.faiss"
+        f = gen / store.EMBEDDINGS
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     elif how == "altered":
-        f = gen / "chunks.json"
-        before = f.read_text()
-        f.write_text(before.replace("strategy", "strategz", 1))
-        assert f.read_text() != before  # the damage really happened
+        f = gen / "passage_text.bin"
+        before = f.read_bytes()
+        f.write_bytes(before.replace(b"strategy", b"strategz", 1))
+        assert f.read_bytes() != before  # the damage really happened
     elif how == "missing":
         (gen / "bm25" / "vocab.json").unlink()
     elif how == "format":
         manifest["format_version"] = 0
         (gen / store.MANIFEST).write_text(json.dumps(manifest))
+        reseal(gen)
     elif how == "model":
         manifest["model"]["key"] = "0" * 16
         (gen / store.MANIFEST).write_text(json.dumps(manifest))
+        reseal(gen)
     elif how == "mismatch":
-        rows = json.loads((gen / "chunks.json").read_text())
-        (gen / "chunks.json").write_text(json.dumps(rows[1:]))
-        manifest["files"]["chunks.json"] = [(gen / "chunks.json").stat().st_size,
-                                            store.file_digest(gen / "chunks.json")]
-        (gen / store.MANIFEST).write_text(json.dumps(manifest))
+        columns = np.load(gen / "passage_columns.npy")
+        np.save(gen / "passage_columns.npy", columns[1:])
+        reseal(gen, "passage_columns.npy")
     elif how == "pointer":
         (index / store.CURRENT).write_text("{garbage")
 
@@ -303,7 +303,7 @@ def test_sigkill_at_random_points_always_leaves_a_valid_index(work: Path) -> Non
         proc.communicate(timeout=60)
         loaded = store.load(work / "index")
         assert loaded is not None
-        assert len(loaded.chunks) + len(loaded.sentences) == loaded.faiss_index.ntotal
+        assert len(loaded.chunks) + len(loaded.sentences) == loaded.dense.ntotal
         asked = itsqa(work, "ask", "quantum", "--json", "--no-refresh")
         assert asked.returncode == 0, asked.stderr
     # The next build finishes the job and clears what the killed ones left, even when the last

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from itsqa import similar, store
+from itsqa import similar
 from itsqa.build import update_index
 from itsqa.service import open_index
 
@@ -44,7 +44,7 @@ def test_each_passages_neighbours_come_from_other_sources_and_follow_edits(corpu
         update_index(s)
         r = open_index(s, refresh=False).retriever
         chunks, rows, sims = r.index.chunks, r.index.similar_rows, r.index.similar_sims
-        vecs = np.asarray(store.load_embeddings(r.index.path))[: len(chunks)]
+        vecs = np.asarray(r.index.embeddings())[: len(chunks)]
         assert rows.shape == (len(chunks), similar.COUNT)
         for i, c in enumerate(chunks):
             got = [int(j) for j in rows[i] if j >= 0]

@@ -15,7 +15,7 @@ from itsqa.build import update_index
 from itsqa.errors import BadIndexError
 from itsqa.service import open_index
 
-from .helpers import make_settings
+from .helpers import make_settings, reseal
 
 
 def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
@@ -24,7 +24,7 @@ def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
     assert report.total > 0 and report.embedded == report.total
     loaded = store.load(s.index_dir)
     assert loaded is not None
-    assert loaded.faiss_index.ntotal == len(loaded.chunks) + len(loaded.sentences)
+    assert loaded.dense.ntotal == len(loaded.chunks) + len(loaded.sentences)
     assert len(loaded.chunks) == report.total
     assert loaded.manifest["format_version"] == store.FORMAT_VERSION
     assert loaded.manifest["model"]["dimension"] == 384
@@ -32,11 +32,12 @@ def test_round_trip(corpus_copy: Path, tmp_path: Path, fake_encoder) -> None:
     for c in loaded.chunks:
         text = (corpus_copy / c.source).read_text(encoding="utf-8")
         assert text[c.start : c.end] == c.text
-    vecs = store.load_embeddings(loaded.path)
+    vecs = np.asarray(loaded.embeddings())
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
-    # FAISS returns the stored vectors' own rows first
-    scores, rows = loaded.faiss_index.search(vecs[:3], 1)
-    assert list(rows[:, 0]) == [0, 1, 2]
+    # the dense search finds each stored vector's own row first
+    for row in range(3):
+        scores, ids = loaded.dense.search(vecs[row : row + 1])
+        assert ids[int(np.argmax(scores))] == row
 
 
 @pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "format", "model", "mismatch",
@@ -47,15 +48,15 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
     update_index(s)
     gen = store.current_generation(s.index_dir)
     assert gen is not None
-    faiss_file = gen / "vectors.faiss"
+    vectors_file = gen / store.EMBEDDINGS
     original_key = json.loads((gen / store.MANIFEST).read_text())["model"]["key"]
     manifest_file = gen / store.MANIFEST
     if damage == "truncate":
-        faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+        vectors_file.write_bytes(vectors_file.read_bytes()[:100])
     elif damage == "alter":
-        data = bytearray((gen / "chunks.json").read_bytes())
+        data = bytearray((gen / "passage_text.bin").read_bytes())
         data[50] = ord("#")
-        (gen / "chunks.json").write_bytes(bytes(data))
+        (gen / "passage_text.bin").write_bytes(bytes(data))
     elif damage == "delete":
         (gen / "embeddings.npy").unlink()
     elif damage in ("format", "model"):
@@ -65,32 +66,24 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
         else:
             m["model"]["key"] = "another-model"
         manifest_file.write_text(json.dumps(m))
+        reseal(gen)
     elif damage == "mismatch":
-        # a chunk table that disagrees with the FAISS index, checksums updated to match
-        rows = json.loads((gen / "chunks.json").read_text())
-        (gen / "chunks.json").write_text(json.dumps(rows[:-1]))
-        m = json.loads(manifest_file.read_text())
-        m["files"]["chunks.json"] = [(gen / "chunks.json").stat().st_size,
-                                     store.file_digest(gen / "chunks.json")]
-        manifest_file.write_text(json.dumps(m))
+        # a passage table that disagrees with the vectors, checksums updated to match
+        columns = np.load(gen / "passage_columns.npy")
+        np.save(gen / "passage_columns.npy", columns[:-1])
+        reseal(gen, "passage_columns.npy")
     elif damage == "neighbours":
         # a neighbour naming a passage that does not exist, checksums updated to match
         table = np.load(gen / store.SIMILAR)
         table[0, 0] = len(table)
         np.save(gen / store.SIMILAR, table)
-        m = json.loads(manifest_file.read_text())
-        m["files"][store.SIMILAR] = [(gen / store.SIMILAR).stat().st_size,
-                                     store.file_digest(gen / store.SIMILAR)]
-        manifest_file.write_text(json.dumps(m))
+        reseal(gen, store.SIMILAR)
     elif damage == "tokens":
         # token offsets that overrun the token vectors, checksums updated to match
         offsets = np.load(gen / store.TOKEN_OFFSETS)
         offsets[-1] += 1
         np.save(gen / store.TOKEN_OFFSETS, offsets)
-        m = json.loads(manifest_file.read_text())
-        m["files"][store.TOKEN_OFFSETS] = [(gen / store.TOKEN_OFFSETS).stat().st_size,
-                                           store.file_digest(gen / store.TOKEN_OFFSETS)]
-        manifest_file.write_text(json.dumps(m))
+        reseal(gen, store.TOKEN_OFFSETS)
     with pytest.raises(BadIndexError):
         store.load(s.index_dir, model_key=original_key)
     # asking without refresh refuses; asking with refresh rebuilds and answers
@@ -98,7 +91,7 @@ def test_damage_is_detected_on_load(corpus_copy: Path, tmp_path: Path, fake_enco
         open_index(s, refresh=False)
     notes: list[str] = []
     opened = open_index(s, refresh=True, note=notes.append)
-    assert opened.retriever.index.faiss_index.ntotal > 0
+    assert opened.retriever.index.dense.ntotal > 0
     assert any("rebuild" in n or "damaged" in n for n in notes)
 
 
@@ -181,4 +174,4 @@ def test_a_generation_removed_while_it_is_read_is_retried_from_the_new_one(
 
     monkeypatch.setattr(store, "file_digest", vanished)
     with pytest.raises(BadIndexError, match="cannot be read"):
-        store.load(s.index_dir)
+        store.load(s.index_dir, checksums=True)

@@ -19,7 +19,8 @@ from .changes import CHUNKING_CHANGED, Plan, meta_key, plan
 from .chunking import chunk_text, furniture_to_skip, sentence_spans
 from .config import Settings
 from .corpus import Document, read_document, skip_reason
-from .embedding import Encoder, export_works, load_encoder
+from .dense import needs_hnsw
+from .embedding import Encoder, encode_each_with_tokens, export_works, load_encoder
 from .errors import BadIndexError, CorpusError, UsageError
 from .inputs import (
     context_fitter,
@@ -30,11 +31,16 @@ from .inputs import (
     source_label,
     with_context,
 )
+from .journal import Journal
 from .model import ModelSpec, model_spec, token_counter, wordpiece_df
 from .similar import similar_passages
+from .tokens import SUBVECTORS, TRAIN_TOKENS, Codebook, can_train
 
 Note = Callable[[str], None]
-ProgressFactory = Callable[[int], Callable[[int], None]]
+# progress(what, total) returns tick(done): called as work advances (see cli_common.progress)
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+BATCH = 32  # texts per model run
+TERM_KEY = "term\0"  # a corpus word's vector in the journal, beside texts' keyed vectors
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,8 @@ def update_index(settings: Settings, *, rebuild: bool = False,
     Args:
         settings: where the corpus and index are, and how to cut and embed.
         rebuild: re-read and re-embed every source, even if unchanged.
-        progress: called with the number of texts to embed; returns a callback taking how
-            many more are done.
+        progress: called with what is being done ("reading sources", "embedding") and how
+            much there is to do; returns a callback taking how many more are done.
         note: receives one-line notes (an index rebuilt because it is damaged, the model
             exported).
 
@@ -156,14 +162,14 @@ class _Previous:
     texts: dict[str, str] = field(default_factory=dict)
     vectors: dict[str, Any] = field(default_factory=dict)  # embed hash -> vector
     terms: dict[str, Any] = field(default_factory=dict)  # word -> vector
-    tokens: dict[str, Any] = field(default_factory=dict)  # passage embed hash -> token vectors
+    # passage embed hash -> its token vectors as stored: codes under `codebook`, else float16
+    tokens: dict[str, Any] = field(default_factory=dict)
+    codebook: Codebook | None = None
 
 
 def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
               gen: Path | None) -> _Previous:
     """The reusable parts of the current index; nothing for a forced, model or format rebuild."""
-    import numpy as np
-
     prev = _Previous()
     if manifest is None or gen is None or p.full_rebuild not in ("", CHUNKING_CHANGED):
         return prev
@@ -177,8 +183,10 @@ def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
     prev.vectors = dict(zip(loaded.vector_hashes, loaded.embeddings(), strict=True))
     terms = loaded.terms()
     prev.terms = dict(zip(terms.words, terms.vectors, strict=True))
-    prev.tokens = {c.embed_hash: np.array(loaded.passage_tokens(row))
-                   for row, c in enumerate(loaded.chunks)}
+    t = loaded.tokens
+    prev.codebook = t.codebook
+    prev.tokens = {h: t.rows[int(t.offsets[row]) : int(t.offsets[row + 1])]
+                   for row, h in enumerate(loaded.chunks.embed_hashes())}
     return prev
 
 
@@ -209,7 +217,8 @@ def _source_entry(doc: Document, n_chunks: int) -> dict[str, Any]:
 
 
 def _read_sources(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
-                  prev: _Previous, count: Callable[[str], int]) -> _Read:
+                  prev: _Previous, count: Callable[[str], int],
+                  progress: ProgressFactory | None = None) -> _Read:
     """Keep the passages of unchanged sources; read and cut the added and changed ones (a
     source whose sources.toml entry changed is one)."""
     out = _Read(warnings=list(p.warnings))
@@ -222,7 +231,10 @@ def _read_sources(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
             if name in prev.texts:
                 out.texts[name] = prev.texts[name]
             out.records.extend(prev.chunks_by_source.get(name, []))
+    tick = progress("reading sources", len(to_read)) if progress and to_read else None
     for name in to_read:
+        if tick:
+            tick(1)
         doc, w = read_document(p.files[name], p.meta.get(name))
         out.warnings.extend(w)
         if doc is None:
@@ -287,66 +299,166 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
 @dataclass
 class _Embedded:
     vectors: Any  # float32, one per input text
-    tokens: list[Any]  # per passage: its token vectors (float16)
+    tokens: store.TokenData  # every passage's token vectors, in order
     terms: store.Terms
     embedded: int  # passages that went through the model
 
 
-def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous,
-           progress: ProgressFactory | None, note: Note | None,
-           dim: int) -> _Embedded:
-    """Vectors for every input, token vectors for every passage and vectors for every corpus
-    word, each computed only where no earlier build did."""
-    import numpy as np
+class _Tokens:
+    """Passages' token vectors as they are embedded: product-quantised once a codebook is
+    learnt (from the first TRAIN_TOKENS vectors, or the previous index's), float16 until then,
+    and for good where the corpus is too small to learn one."""
 
-    encoders: list[Encoder] = []
+    def __init__(self, known: dict[str, Any], codebook: Codebook | None, journal: Journal) -> None:
+        self.known, self.codebook, self.journal = known, codebook, journal
+        self.raw: dict[str, Any] = {}  # float16, waiting for a codebook
 
-    def encoder() -> Encoder:  # loaded only if something needs embedding
-        if not encoders:
-            encoders.append(load_encoder(spec, settings.index_dir, export=True, note=note))
-        return encoders[0]
+    def add(self, key: str, vectors: Any) -> dict[str, Any]:
+        """Keep one passage's token vectors; returns what is now coded, for the journal."""
+        import numpy as np
 
-    todo = [i for i, h in enumerate(inputs.hashes) if h not in prev.vectors]
-    n = len(inputs.records)
-    # Late interaction reads each passage piece by piece as its vector reads it (context line,
-    # then text), keyed like the vectors by that input.
-    token_inputs = {c.embed_hash: inputs.texts[row] for row, c in enumerate(inputs.records)}
-    tokens = dict(prev.tokens)
-    token_todo = sorted(h for h in token_inputs if h not in tokens)
-    tick = progress(len(todo) + len(token_todo)) if progress and (todo or token_todo) else None
-    fresh = None
-    if todo:
-        fresh = encoder().encode([inputs.texts[i] for i in todo], progress=tick)
-        dim = fresh.shape[1]
-    for i in range(0, len(token_todo), 32):
-        batch = token_todo[i : i + 32]
-        for h, tv in zip(batch, encoder().tokens([token_inputs[h] for h in batch]), strict=True):
-            tokens[h] = tv.vectors.astype(np.float16)
+        if self.codebook is not None:
+            self.known[key] = self.codebook.encode(vectors)
+            return {key: self.known[key]}
+        self.raw[key] = np.asarray(vectors, dtype=np.float16)
+        if sum(len(v) for v in self.raw.values()) < TRAIN_TOKENS:
+            return {}
+        return self.learn()
+
+    def learn(self) -> dict[str, Any]:
+        """Learn the codebook from what is held, if there is none and enough is held, and code
+        every passage with it; returns the newly coded passages, for the journal."""
+        import numpy as np
+
+        held = [*self.raw.values(), *(v for v in self.known.values() if v.dtype != np.uint8)]
+        if self.codebook is None and can_train(sum(len(v) for v in held)):
+            self.codebook = Codebook.train(np.concatenate(held))
+            self.journal.use_codebook(self.codebook)
+        if self.codebook is None:  # a tiny corpus keeps float16
+            self.known.update(self.raw)
+            self.raw = {}
+            return {}
+        coded = {k: self.codebook.encode(np.asarray(v, dtype=np.float32))
+                 for k, v in [*self.raw.items(), *self.known.items()] if v.dtype != np.uint8}
+        self.known.update(coded)
+        self.raw = {}
+        return coded
+
+    def data(self, keys: list[str], dim: int) -> store.TokenData:
+        """The stored form of every passage's token vectors, in the passages' order."""
+        import numpy as np
+
+        self.learn()
+        parts = [self.known[k] for k in keys]
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(p) for p in parts])
+        width = SUBVECTORS if self.codebook is not None else dim
+        kind = np.uint8 if self.codebook is not None else np.float16
+        rows = np.concatenate(parts).astype(kind) if offsets[-1] else np.zeros((0, width), kind)
+        return store.TokenData(rows.reshape(-1, width), offsets, self.codebook)
+
+
+def _batches_of_like_length(texts: list[str]) -> list[list[int]]:
+    """Batches of BATCH texts of like length (little padding), the texts taken in a seeded
+    shuffle, 8 batches at a time, so that the first passages embedded (those the token codebook
+    learns from) are a fair sample of the corpus."""
+    import random
+
+    order = list(range(len(texts)))
+    random.Random(0).shuffle(order)
+    out: list[list[int]] = []
+    for start in range(0, len(order), 8 * BATCH):
+        window = sorted(order[start:start + 8 * BATCH], key=lambda i: len(texts[i]))
+        out.extend(window[i:i + BATCH] for i in range(0, len(window), BATCH))
+    return out
+
+
+def _embed_passages(enc: Encoder, texts: list[str], keys: list[str], tokens: _Tokens,
+                    journal: Journal, tick: Callable[[int], None] | None) -> dict[str, Any]:
+    """Each passage's vector and token vectors from one model run per batch, journalled."""
+    vectors: dict[str, Any] = {}
+    for idx in _batches_of_like_length(texts):
+        vecs, toks = encode_each_with_tokens(enc, [texts[i] for i in idx])
+        batch = {keys[i]: v for i, v in zip(idx, vecs, strict=True)}
+        coded: dict[str, Any] = {}
+        for i, tv in zip(idx, toks, strict=True):
+            coded.update(tokens.add(keys[i], tv.vectors))
+        vectors.update(batch)
+        journal.add(batch, coded)
+        if tick:
+            tick(len(idx))
+    return vectors
+
+
+def _embed_texts(enc: Encoder, texts: list[str], keys: list[str], journal: Journal,
+                 tick: Callable[[int], None] | None, batch_size: int = BATCH) -> dict[str, Any]:
+    """Vectors for `texts` (sentences, words), journalled as they come."""
+    vectors: dict[str, Any] = {}
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of like lengths
+    texts, keys = [texts[i] for i in order], [keys[i] for i in order]
+    for start in range(0, len(texts), batch_size * 8):
+        part = slice(start, start + batch_size * 8)
+        batch = dict(zip(keys[part], enc.encode(texts[part], batch_size=batch_size), strict=True))
+        vectors.update(batch)
+        journal.add(batch)
         if tick:
             tick(len(batch))
-    terms = _terms(inputs.texts[:n], prev.terms, encoder, dim)
-    vectors = np.zeros((len(inputs.hashes), dim), dtype=np.float32)
-    for i, h in enumerate(inputs.hashes):
-        if h in prev.vectors:
-            vectors[i] = prev.vectors[h]
-    if fresh is not None:
-        vectors[np.array(todo)] = fresh
-    return _Embedded(vectors, [tokens[c.embed_hash] for c in inputs.records], terms,
-                     sum(1 for i in todo if i < n))
+    return vectors
 
 
-def _terms(passage_inputs: list[str], previous: dict[str, Any], encoder: Callable[[], Encoder],
-           dim: int) -> store.Terms:
-    """The corpus's words for query expansion, each embedded once (reused from the last build)."""
+def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous,
+           progress: ProgressFactory | None, note: Note | None, dim: int,
+           journal: Journal) -> _Embedded:
+    """Vectors for every input, token vectors for every passage and vectors for every corpus
+    word, each computed only where neither an earlier index nor the journal of an interrupted
+    build has it."""
     import numpy as np
 
-    words, stems = expansion.corpus_terms(passage_inputs, frozenset(lexical.default_stopwords()))
-    new = [w for w in words if w not in previous]
-    fresh = dict(zip(new, encoder().encode(new, batch_size=128), strict=True)) if new else {}
-    vectors = np.zeros((len(words), dim), dtype=np.float16)
-    for i, word in enumerate(words):
-        vectors[i] = fresh[word] if word in fresh else previous[word]
-    return store.Terms(words, stems, vectors)
+    done_vectors, done_tokens, codebook = journal.load()
+    book = prev.codebook or codebook
+    if book is not codebook:  # journalled codes are only read with the codebook they were made by
+        done_tokens = {} if codebook is None or not codebook.same_as(book) else done_tokens
+    if book is not None:
+        journal.use_codebook(book)
+    known = {**done_vectors, **prev.vectors}
+    tokens = _Tokens({**done_tokens, **prev.tokens}, book, journal)
+    n = len(inputs.records)
+    passages = sorted({inputs.hashes[i]: i for i in range(n)  # a copied passage: embedded once
+                       if inputs.hashes[i] not in known or inputs.hashes[i] not in tokens.known
+                       }.values())
+    sentences = sorted({inputs.hashes[i]: i for i in range(n, len(inputs.hashes))
+                        if inputs.hashes[i] not in known}.values())
+    words, stems = expansion.corpus_terms(inputs.texts[:n], frozenset(lexical.default_stopwords()))
+    new_words = [w for w in words if w not in prev.terms and TERM_KEY + w not in known]
+    total = len(passages) + len(sentences) + len(new_words)
+    tick = progress("embedding", total) if progress and total else None
+    encoders: list[Encoder] = []
+
+    def enc() -> Encoder:  # loaded only if something needs embedding
+        if not encoders:
+            encoders.append(load_encoder(spec, settings.index_dir, export=True, note=note,
+                                         prepack=True))
+        return encoders[0]
+
+    if passages:
+        known.update(_embed_passages(enc(), [inputs.texts[i] for i in passages],
+                                     [inputs.hashes[i] for i in passages], tokens, journal, tick))
+    if sentences:
+        known.update(_embed_texts(enc(), [inputs.texts[i] for i in sentences],
+                                  [inputs.hashes[i] for i in sentences], journal, tick))
+    if new_words:
+        known.update(_embed_texts(enc(), new_words, [TERM_KEY + w for w in new_words], journal,
+                                  tick, batch_size=128))
+    journal.flush()
+    dim = len(next(iter(known.values()))) if known else dim
+    vectors = np.zeros((len(inputs.hashes), dim), dtype=np.float32)
+    for i, h in enumerate(inputs.hashes):
+        vectors[i] = known[h]
+    term_vectors = np.zeros((len(words), dim), dtype=np.float16)
+    for i, w in enumerate(words):
+        term_vectors[i] = prev.terms[w] if w in prev.terms else known[TERM_KEY + w]
+    return _Embedded(vectors, tokens.data([c.embed_hash for c in inputs.records], dim),
+                     store.Terms(words, stems, term_vectors), len(passages))
 
 
 def _manifest(settings: Settings, spec: ModelSpec, p: Plan, read: _Read, inputs: _Inputs,
@@ -357,7 +469,7 @@ def _manifest(settings: Settings, spec: ModelSpec, p: Plan, read: _Read, inputs:
         "metadata_sha": p.metadata_sha,
         "n_chunks": len(inputs.records),
         "n_units": len(inputs.sentences),
-        "index_type": "flat" if len(inputs.hashes) <= store.EXACT_SEARCH_MAX else "hnsw",
+        "index_type": "hnsw" if needs_hnsw(len(inputs.hashes)) else "exact",
         "sources": {n: {"sha256": s["sha256"], "size": s["size"], "mtime_ns": s["mtime_ns"],
                         "meta": meta_key(p.meta.get(n))}
                     for n, s in read.sources.items()},
@@ -375,19 +487,21 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
            t0: float) -> BuildReport:
     prev = _previous(settings, p, manifest, gen)
     count = token_counter(spec)
-    read = _read_sources(settings, p, manifest, prev, count)
+    read = _read_sources(settings, p, manifest, prev, count, progress)
     inputs = _prepare_inputs(settings, spec, read, count)
     dim = int(manifest["model"]["dimension"]) if (manifest and prev.vectors) else 0
-    done = _embed(settings, spec, inputs, prev, progress, note, dim)
+    journal = Journal(settings.index_dir, spec.key)
+    done = _embed(settings, spec, inputs, prev, progress, note, dim, journal)
     dim = done.vectors.shape[1]
     rows, sims = similar_passages(done.vectors[: len(inputs.records)],
                                   [c.source for c in inputs.records])
     store.write_generation(settings.index_dir, store.GenerationData(
         manifest=_manifest(settings, spec, p, read, inputs, dim), chunks=inputs.records,
         sentences=inputs.sentences, sources=read.sources, texts=read.texts, vectors=done.vectors,
-        bm25=lexical.build_tables(inputs.lexical), terms=done.terms, token_vectors=done.tokens,
+        bm25=lexical.build_tables(inputs.lexical), terms=done.terms, tokens=done.tokens,
         wordpiece_df=wordpiece_df(spec, [c.text for c in inputs.records]),
         similar_rows=rows, similar_sims=sims))
+    journal.clear()
     return _report(p, manifest, read, len(inputs.records), done.embedded, t0)
 
 

@@ -93,13 +93,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @index_option
 @json_option
 @click.option("--rebuild", is_flag=True, help="Re-embed everything, not just what changed.")
+@click.option("--verify", is_flag=True,
+              help="Check every file of the index against its checksum, and change nothing.")
 @click.pass_context
 def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, as_json: bool,
-              rebuild: bool) -> None:
+              rebuild: bool, verify: bool) -> None:
     """Build or update the index (only changed sources are re-embedded)."""
     from .build import update_index
 
     settings = settings_for(ctx, corpus, index_dir)
+    if verify:
+        _verify(settings.index_dir, as_json)
+        return
     with progress_bar(not as_json) as progress:
         report = update_index(settings, rebuild=rebuild, progress=progress, note=err)
     warn(report.warnings)
@@ -168,6 +173,26 @@ def ask_cmd(ctx: click.Context, words: tuple[str, ...], k: int, mode: str | None
     from .render import print_answer
 
     print_answer(answer)
+
+
+def _verify(index_dir: Path, as_json: bool) -> None:
+    """Hash every file of the current index against its manifest (an ask checks less)."""
+    from . import store
+    from .errors import BadIndexError
+
+    try:
+        loaded = store.load(index_dir, checksums=True)
+    except BadIndexError as exc:
+        raise BadIndexError(f"the index in {index_dir} is damaged: {exc}. Run `itsqa index "
+                            "--rebuild`") from exc
+    if loaded is None:
+        raise ItsqaError(f"there is no index in {index_dir}: run `itsqa index` first")
+    files = len(loaded.manifest.get("files", {}))
+    if as_json:
+        click.echo(json_text({"verified": True, "files": files, "passages": len(loaded.chunks)}))
+    else:
+        click.echo(f"Index verified: all {files} files match their checksums "
+                   f"({len(loaded.chunks)} passages).")
 
 
 def _question_text(words: tuple[str, ...]) -> str:

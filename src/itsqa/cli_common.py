@@ -4,6 +4,7 @@ stderr, the progress bar, and the errors it exits with. Light: imported before a
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,6 +19,7 @@ PATH_DIR = click.Path(path_type=Path, file_okay=True, dir_okay=True)
 # A folder of thousands of files that cannot be sources would bury the answer under as many
 # warnings: stderr shows this many, then how many more (`itsqa sources` and --json list them all).
 WARNINGS_SHOWN = 20
+LINE_SECONDS = 10.0  # between progress lines where no bar can be drawn
 
 corpus_option = click.option("--corpus", type=PATH_DIR, default=None, envvar="ITSQA_CORPUS",
                              help="Folder of sources [env ITSQA_CORPUS; default: corpus/].")
@@ -95,20 +97,66 @@ def warn(warnings: Sequence[str]) -> None:
             "source and why it is skipped)")
 
 
+class _Lines:
+    """Progress where no bar can be drawn (a pipe, --json, CI): a line on stderr every
+    LINE_SECONDS with the rate and the time left, and one when the work is done."""
+
+    def __init__(self, what: str, total: int) -> None:
+        self.what, self.total, self.done = what, total, 0
+        self.started = self.last = time.monotonic()
+
+    def tick(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        finished = self.done >= self.total and now - self.started >= LINE_SECONDS
+        if now - self.last >= LINE_SECONDS or finished:  # nothing for a few seconds' work
+            self.last = now
+            err(self.line(now - self.started))
+
+    def line(self, elapsed: float) -> str:
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        if self.done >= self.total:
+            return f"{self.what}: {self.done:,} of {self.total:,} done in {_duration(elapsed)}"
+        left = (self.total - self.done) / rate if rate > 0 else 0.0
+        return (f"{self.what}: {self.done:,} of {self.total:,} ({rate:,.1f}/s), about "
+                f"{_duration(left)} left")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def progress_lines() -> Callable[[str, int], Callable[[int], None]]:
+    """Progress as lines on stderr (for a server whose stderr is a log)."""
+    return lambda what, total: _Lines(what, total).tick
+
+
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
-    """A progress bar on stderr while embedding, only on a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Progress of a build on stderr, with a rate and the time left: a bar on a terminal (when
+    `enabled`: not with --json), else a line every LINE_SECONDS. Stdout stays clean."""
+    if not (enabled and sys.stderr.isatty()):
+        yield progress_lines()
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+                  TaskProgressColumn(show_speed=True), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
 
-        def factory(total: int) -> Callable[[int], None]:
-            task = bar.add_task("embedding passages", total=total)
+        def factory(what: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(what, total=total)
             return lambda n: bar.advance(task, n)
 
         yield factory

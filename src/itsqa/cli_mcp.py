@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import corpus_option, err, index_option, settings_for
+from .cli_common import corpus_option, err, index_option, progress_lines, settings_for
 
 
 @click.command("mcp")
@@ -19,5 +19,5 @@ def mcp_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None) -> 
     from .live import LiveIndex
     from .mcp_server import build_server
 
-    live = LiveIndex(settings_for(ctx, corpus, index_dir), note=err)
+    live = LiveIndex(settings_for(ctx, corpus, index_dir), note=err, progress=progress_lines())
     build_server(live, refresh=True).run("stdio")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import corpus_option, err, index_option, settings_for
+from .cli_common import corpus_option, err, index_option, progress_lines, settings_for
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -53,7 +53,7 @@ def serve_cmd(ctx: click.Context, host: str, port: int, corpus: Path | None,
     if not _is_loopback(host):
         err(f"warning: listening on {host}: anyone who can reach this machine can read your "
             "documents through it")
-    live = LiveIndex(settings, note=err)
+    live = LiveIndex(settings, note=err, progress=progress_lines())
     live.start(refresh_seconds)
     app = create_app(live, port, (*LOOPBACK_NAMES, *allow_hosts), mcp=True)
     err(f"itsqa is serving {settings.corpus_dir} at {url_for(host, port)} (Ctrl-C to stop)")

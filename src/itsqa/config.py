@@ -12,8 +12,8 @@ from .lexical import TOKENIZER_VERSION
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-# Bump when the chunking, furniture or context rules change, so existing indexes are re-cut.
-CHUNK_RULES_VERSION = 16
+# Bump when the readers, chunking, furniture or context rules change, so indexes are re-cut.
+CHUNK_RULES_VERSION = 17
 
 
 @dataclass(frozen=True)

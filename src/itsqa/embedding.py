@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import ModelError
 from .model import ModelSpec, model_text, tokenizer
 from .onnx_export import ONNX_FILE, ONNX_OPTIMISED, TYPE_IDS, export_onnx, export_ready
-from .store import MODELS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -188,6 +187,16 @@ def encode_with_tokens(encoder: Encoder, texts: Sequence[str]) -> tuple[np.ndarr
     return encoder.encode(texts), encoder.tokens(texts[:1])[0]
 
 
+def encode_each_with_tokens(encoder: Encoder, texts: Sequence[str]
+                            ) -> tuple[np.ndarray, list[TokenVectors]]:
+    """The vectors of `texts` and each one's token vectors, in as few model runs as the encoder
+    allows (one per batch for the ONNX export)."""
+    both = getattr(encoder, "encode_all_with_tokens", None)
+    if both is not None:
+        return both(texts)
+    return encoder.encode(texts), encoder.tokens(texts)
+
+
 class OnnxEncoder:
     """The exported model on onnxruntime: same vectors as sentence-transformers, no torch.
     `prepack`: let onnxruntime pre-pack the weights, which makes the session ~0.06 s slower to
@@ -250,6 +259,23 @@ class OnnxEncoder:
         assert first is not None
         return result, first
 
+    def encode_all_with_tokens(self, texts: Sequence[str], batch_size: int = 32
+                               ) -> tuple[np.ndarray, list[TokenVectors]]:
+        """As `encode`, and every text's token vectors from the same runs."""
+        import numpy as np
+
+        texts = model_text(texts)
+        result = np.zeros((len(texts), 0), dtype=np.float32)
+        tokens: list[TokenVectors | None] = [None] * len(texts)
+        for idx, encs in self._batches(texts, batch_size):
+            vecs, hidden = self.session.run(["embedding", "tokens"], _feed(encs, self.inputs))
+            if not result.shape[1]:
+                result = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            result[np.array(idx)] = vecs
+            for j, e, h in zip(idx, encs, hidden, strict=True):
+                tokens[j] = _token_vectors(e, h)
+        return result, [t for t in tokens if t is not None]
+
     def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         texts = model_text(texts)
         out: list[TokenVectors | None] = [None] * len(texts)
@@ -271,9 +297,31 @@ def _token_vectors(enc: Any, hidden: Any) -> TokenVectors:
                         tuple(enc.tokens[1 : n - 1]))
 
 
+def model_cache() -> Path:
+    """Where ONNX exports are kept, one folder per model: ITSQA_MODEL_CACHE, else the user's
+    cache ($XDG_CACHE_HOME or ~/.cache)/itsqa/models. Shared by every index on the machine."""
+    given = os.environ.get("ITSQA_MODEL_CACHE")
+    if given:
+        return Path(given)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "itsqa" / "models"
+
+
 def onnx_folder(index_dir: Path, spec: ModelSpec) -> Path:
-    """Where the exported model for `spec` lives: beside the index, keyed by the model."""
-    return index_dir / MODELS / spec.key
+    """Where the export of `spec` is looked for and made: the model cache, or the index folder
+    where the cache cannot be written (and no export is there already)."""
+    shared = model_cache() / spec.key
+    if export_ready(shared, spec) or _writable(model_cache()):
+        return shared
+    return index_dir / "models" / spec.key
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _load_export(folder: Path, spec: ModelSpec, prepack: bool = False

@@ -16,9 +16,11 @@ from typing import Any
 
 from .metadata import iso_date
 
-# Never content: scripts and page chrome, and the "¶" links Sphinx puts after every heading.
-DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-        "button", "svg", "iframe", "object", "select", "textarea", "input", "label", "dialog")
+# Never content, even inside the main content: scripts, navigation and forms, and the "¶" links
+# Sphinx puts after every heading. (An article's own header, footnotes (aside) and footer stay:
+# the page's chrome lies outside its main content.)
+DROP = ("script", "style", "noscript", "template", "nav", "form", "button", "svg", "iframe",
+        "object", "select", "textarea", "input", "label", "dialog")
 HEADINGS = {f"h{i}": i for i in range(1, 7)}
 BLOCKS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd",
           "blockquote", "pre", "table", "thead", "tbody", "tfoot", "tr", "figure", "figcaption",

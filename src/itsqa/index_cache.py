@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import OrderedDict
 from typing import Any
 
 from . import lexical
@@ -15,6 +16,7 @@ from .store import LoadedIndex, Terms
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Bounds what a long evaluation keeps of each per-passage cache.
 _MOST_KEPT = 4096
+TOKENS_KEPT = 256  # passages whose float32 token vectors are kept (about 60 MB)
 
 
 def fold_words(text: str) -> list[str]:
@@ -48,7 +50,7 @@ class IndexCache:
         self._embeddings: Any = None
         self._chunk_sources: Any = None
         self._word_vectors: dict[str, Any] | None = None
-        self._tokens: dict[int, Any] = {}
+        self._tokens: OrderedDict[int, Any] = OrderedDict()
 
     def word_vectors(self) -> dict[str, Any]:
         """{corpus word: its vector}, from the expansion terms."""
@@ -90,15 +92,18 @@ class IndexCache:
         return self._stems[row]
 
     def token_vectors(self, row: int) -> Any:
-        """Passage `row`'s token vectors as float32 (kept for the passages asked about most
-        recently: late interaction reads the same few passages question after question)."""
+        """Passage `row`'s token vectors as float32, kept for the TOKENS_KEPT passages asked
+        about most recently (late interaction reads the same few passages question after
+        question; each takes ~0.2 MB)."""
         import numpy as np
 
         found = self._tokens.get(row)
         if found is None:
-            if len(self._tokens) > _MOST_KEPT:
-                self._tokens.clear()
             found = self._tokens[row] = np.asarray(self.index.passage_tokens(row), dtype=np.float32)
+            while len(self._tokens) > TOKENS_KEPT:
+                self._tokens.popitem(last=False)
+        else:
+            self._tokens.move_to_end(row)
         return found
 
     def sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:

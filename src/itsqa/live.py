@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from .build import update_index
+from .build import ProgressFactory, update_index
 from .changes import check
 from .config import Settings
 from .embedding import Encoder, load_encoder
@@ -49,9 +49,11 @@ class Status:
 class LiveIndex:
     """The current retriever, swapped for a new one when the sources change."""
 
-    def __init__(self, settings: Settings, note: Note | None = None) -> None:
+    def __init__(self, settings: Settings, note: Note | None = None,
+                 progress: ProgressFactory | None = None) -> None:
         self.settings = settings
         self._note = note or (lambda _m: None)
+        self._progress = progress
         self._encoder: Encoder | None = None
         self._lock = threading.Lock()  # guards the swap and the cache
         self._refresh_lock = threading.Lock()  # one refresh at a time
@@ -63,7 +65,8 @@ class LiveIndex:
         self._retriever: Retriever | None = None
         self._refreshed_at = self._checked_at = time.time()
         try:
-            self._retriever = self._wrap(open_index(settings, note=self._note).retriever)
+            self._retriever = self._wrap(open_index(settings, note=self._note,
+                                                    progress=progress).retriever)
         except ItsqaError as exc:  # e.g. no sources yet: serve, and keep checking
             self._error = str(exc)
             self._note(f"no index yet: {exc}")
@@ -122,7 +125,7 @@ class LiveIndex:
                 if plan.up_to_date and manifest is not None and self._retriever is not None:
                     return False
                 self._refreshing = True
-                update_index(self.settings, note=self._note)
+                update_index(self.settings, note=self._note, progress=self._progress)
                 fresh = self._wrap(open_index(self.settings, refresh=False, note=self._note).retriever)
             except Exception as exc:  # the server must keep serving the index it has
                 self._error = str(exc) if isinstance(exc, ItsqaError) else (

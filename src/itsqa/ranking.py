@@ -14,7 +14,6 @@ from .embedding import Encoder
 from .errors import UsageError
 from .index_cache import IndexCache
 from .question import Query
-from .store import search_depth
 
 # hybrid: dense + BM25 (expanded), its best passages re-scored by term proximity and late
 # interaction; late: the same, late interaction weighted more.
@@ -69,22 +68,6 @@ def _outside(scores: Any, scope: Any, value: float) -> Any:
     return scores if scope is None else np.where(scope, scores, value)
 
 
-def _search(ix: Any, vector: Any, scope: Any) -> tuple[Any, Any]:
-    """FAISS's search for the query vector, restricted to the vectors of passages in `scope`."""
-    import faiss as faiss_module
-    import numpy as np
-
-    faiss: Any = faiss_module  # its stubs lack the search-parameter classes
-    depth = search_depth(ix.faiss_index.ntotal)
-    if scope is None:
-        return ix.faiss_index.search(vector, depth)
-    ids = np.flatnonzero(scope[ix.vector_rows]).astype(np.int64)
-    sel = faiss.IDSelectorBatch(ids)
-    params = (faiss.SearchParametersHNSW(sel=sel, efSearch=ix.faiss_index.hnsw.efSearch)
-              if hasattr(ix.faiss_index, "hnsw") else faiss.SearchParameters(sel=sel))
-    return ix.faiss_index.search(vector, min(depth, max(len(ids), 1)), params=params)
-
-
 class Ranker:
     """Ranks the passages of one index under one set of settings."""
 
@@ -137,9 +120,8 @@ class Ranker:
         import numpy as np
 
         ix = self.index
-        scores, rows = _search(ix, vector, scope)
-        found = rows[0] >= 0
-        owner, sim = ix.vector_rows[rows[0][found]], scores[0][found]
+        sim, ids = ix.dense.search(vector, scope)
+        owner = ix.vector_rows[ids]
         n = len(ix.chunks)
         best = np.full(n, -np.inf, dtype=np.float32)
         np.maximum.at(best, owner, sim)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .store import hnsw_index
+from .dense import hnsw_index
 
 # How many similar passages each passage keeps; exact search for them up to EXACT_MAX passages,
 # HNSW (approximate) beyond.

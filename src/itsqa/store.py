@@ -3,30 +3,38 @@ This module owns every file name of a generation, for writing as for reading.
 
 Layout of an index folder:
 
-    CURRENT            {"generation": "gen-..."}: replaced atomically; readers follow it
+    CURRENT            {"generation": "gen-...", "manifest": its sha256}: replaced atomically;
+                       readers follow it
     LOCK               held (flock) by the one build running
+    .partial/          what a running (or interrupted) build has embedded so far (journal.py)
     gen-*/             one complete index:
-      manifest.json      format and itsqa versions, model, chunking settings, every source's
-                         size, mtime and sha256, and every other file's size and sha256
-      vectors.faiss      every vector (passages, then sentences) for dense search
-      embeddings.npy     the same vectors as a numpy array, reused by the next build
-      chunks.json        the passages: source, offsets, text, headings, the hash of their input
-      units.json         the sentence vectors: [passage row, start, end, hash]
-      sources.json       each source's metadata, furniture and pages
+      manifest.json      format and itsqa versions, model, chunking settings, every source's size,
+                         mtime and sha256, and every other file's size, sha256 and mtime
+      passages.json, passage_columns.npy, passage_hashes.npy, passage_text.bin,
+      passage_text_offsets.npy
+                         the passages, column by column (tables.py)
+      sentence_columns.npy, sentence_hashes.npy
+                         the sentence vectors: passage row, start, end, key
+      sources.json       each source's metadata, furniture, pages and code blocks
       texts.json         the extracted text of HTML and PDF sources (offsets refer to it)
+      embeddings.npy     every vector (passages, then sentences), float32, memory-mapped to search
+      vectors.faiss      an HNSW graph of them, only beyond dense.EXACT_SEARCH_MAX vectors
       wordpiece_df.npy   in how many passages each of the model's word pieces occurs
       neighbours.npy, neighbour_sims.npy
                          each passage's most similar passages from other sources, and their
                          cosines (score regularisation)
-      token_vectors.npy, token_offsets.npy
-                         every passage's contextual word-piece vectors in float16, passage i's
-                         at rows offsets[i]:offsets[i+1] (late interaction)
+      token_codes.npy, token_offsets.npy, token_codebook.npy
+                         every passage's contextual word-piece vectors, product-quantised
+                         (tokens.py), passage i's at rows offsets[i]:offsets[i+1] (late
+                         interaction); token_vectors.npy (float16) instead for a tiny corpus
       bm25/              bm25s's score matrix (data, indices, indptr), vocab.json, the two
                          stopword lists; terms.json + terms.npy: the corpus's words, stems and
                          vectors (query expansion)
-    models/<key>/      the ONNX export of the model, shared by generations
 
-Nothing here is unpickled or executed: FAISS files, numpy arrays (allow_pickle=False) and JSON.
+The model's ONNX export is kept once per model in the user's cache (embedding.py), not here.
+Nothing here is unpickled or executed: numpy arrays (allow_pickle=False), JSON, FAISS's format.
+Opening an index checks cheap facts (the manifest's checksum, each file's size and mtime, hashing
+only a file whose mtime moved); a build, and `itsqa index --verify`, hash every file.
 """
 
 from __future__ import annotations
@@ -42,73 +50,59 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import __version__
+from .dense import DenseVectors, build_hnsw, needs_hnsw
 from .errors import BadIndexError, IndexLockedError, ItsqaError
 from .jsonio import json_text
 from .lexical import Bm25Tables
+from .tables import ChunkRecord, ChunkTable, SentenceRow, SentenceTable
+from .tokens import Codebook
 
 # 2: term vectors for query expansion and word-piece frequencies for reranking;
 # 3: the query stopword list beside the BM25 tables; 4: the similar-passage graph;
-# 5: the passages' token vectors for late interaction.
-FORMAT_VERSION = 5
+# 5: the passages' token vectors for late interaction; 6: columnar tables, product-quantised
+# token vectors, no FAISS file below dense.EXACT_SEARCH_MAX vectors, cheap checks on opening.
+FORMAT_VERSION = 6
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 EMBEDDINGS = "embeddings.npy"
-CHUNKS = "chunks.json"
-SENTENCES = "units.json"
 SOURCES = "sources.json"
 TEXTS = "texts.json"
 WORDPIECE_DF = "wordpiece_df.npy"
 SIMILAR = "neighbours.npy"
 SIMILAR_SIMS = "neighbour_sims.npy"
+TOKEN_CODES = "token_codes.npy"
 TOKEN_VECTORS = "token_vectors.npy"
 TOKEN_OFFSETS = "token_offsets.npy"
+TOKEN_CODEBOOK = "token_codebook.npy"
 BM25 = "bm25"
 BM25_ARRAYS = ("data", "indices", "indptr")
 TERMS_JSON = "terms.json"
 TERMS_NPY = "terms.npy"
-MODELS = "models"
-# Exact search while it is fast enough; HNSW beyond (see benchmarks/RESULTS.md).
-EXACT_SEARCH_MAX = 200_000
-HNSW_M = 32
-HNSW_EF_SEARCH = 128
-HNSW_EF_CONSTRUCTION = 200
-
-
-def search_depth(ntotal: int) -> int:
-    """How many vectors a dense query asks FAISS for: every one while the index is small (so
-    fusion sees every passage's score), a bounded head beyond that."""
-    if ntotal <= EXACT_SEARCH_MAX:
-        return min(ntotal, 20_000)
-    return min(ntotal, 1_000)
+__all__ = ["ChunkRecord", "SentenceRow"]
 
 
 @dataclass(frozen=True)
-class ChunkRecord:
-    """One passage of the index; row i is vector i in the FAISS index."""
+class TokenData:
+    """Every passage's token vectors, as one array with each passage's start: product-quantised
+    codes with their codebook, or (a tiny corpus) float16 vectors."""
 
-    source: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
-    heading: str
-    embed_hash: str
-    page: int | None = None
+    rows: Any  # uint8 codes (tokens x SUBVECTORS) or float16 vectors (tokens x dimension)
+    offsets: Any  # int64 (passages + 1)
+    codebook: Codebook | None = None
 
+    def passage(self, row: int) -> Any:
+        """Passage `row`'s token vectors as float32."""
+        import numpy as np
 
-class SentenceRow(NamedTuple):
-    """A sentence vector of the index: the passage it belongs to, its source offsets and the
-    hash of what the model read."""
-
-    row: int
-    start: int
-    end: int
-    embed_hash: str
+        part = self.rows[int(self.offsets[row]) : int(self.offsets[row + 1])]
+        if self.codebook is not None:
+            return self.codebook.decode(part)
+        return np.asarray(part, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -122,17 +116,17 @@ class Terms:
 
 @dataclass(frozen=True)
 class GenerationData:
-    """Everything one build writes: the parts of a generation, in memory."""
+    """Everything one build writes: the parts of a generation, in memory or memory-mapped."""
 
     manifest: dict[str, Any]
     chunks: list[ChunkRecord]
     sentences: list[SentenceRow]
     sources: dict[str, dict[str, Any]]
     texts: dict[str, str]
-    vectors: Any  # numpy float32 (passages + sentences) x dimension
+    vectors: Any  # float32 (passages + sentences) x dimension
     bm25: Bm25Tables
     terms: Terms
-    token_vectors: list[Any]  # per passage: numpy (pieces x dimension)
+    tokens: TokenData
     wordpiece_df: Any
     similar_rows: Any
     similar_sims: Any
@@ -140,35 +134,42 @@ class GenerationData:
 
 @dataclass
 class LoadedIndex:
-    """An index read back from disk and checked."""
+    """An index read back from disk and checked. Large parts are memory-mapped or read only
+    when first needed."""
 
     path: Path
     manifest: dict[str, Any]
-    chunks: list[ChunkRecord]
+    chunks: ChunkTable
     sources: dict[str, dict[str, Any]]
-    texts: dict[str, str]
-    faiss_index: Any
     bm25: Bm25Tables
-    sentences: list[SentenceRow]
-    vector_rows: Any  # numpy: the passage row of every vector in the FAISS index
+    sentences: SentenceTable
+    vector_rows: Any  # numpy: the passage row of every vector
+    dense: DenseVectors
     wordpiece_df: Any  # numpy: in how many passages each of the model's word pieces occurs
     similar_rows: Any  # numpy (passages x similar.COUNT): rows of similar passages, -1 for none
     similar_sims: Any  # numpy, the same shape: their cosines (0 where there is none)
-    token_vectors: Any  # numpy (word pieces x dimension) float16, memory-mapped
-    token_offsets: Any  # numpy (passages + 1): passage i's pieces are rows offsets[i]:offsets[i+1]
+    tokens: TokenData
+    _texts: dict[str, str] | None = None
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """The extracted text of HTML and PDF sources (read on first use)."""
+        if self._texts is None:
+            self._texts = _read_json(self.path / TEXTS, "the index's extracted texts")
+        return self._texts
 
     def passage_tokens(self, row: int) -> Any:
-        """The contextual vectors of passage `row`'s word pieces (unit length, float16)."""
-        return self.token_vectors[int(self.token_offsets[row]) : int(self.token_offsets[row + 1])]
+        """The contextual vectors of passage `row`'s word pieces (float32)."""
+        return self.tokens.passage(row)
 
     @property
     def vector_hashes(self) -> list[str]:
-        """The embed hash of every vector, in FAISS order (passages, then sentences)."""
-        return [c.embed_hash for c in self.chunks] + [u.embed_hash for u in self.sentences]
+        """The embed hash of every vector, in order (passages, then sentences)."""
+        return self.chunks.embed_hashes() + self.sentences.embed_hashes()
 
     def embeddings(self) -> Any:
         """All vectors (passages, then sentences), memory-mapped: nothing is read until used."""
-        return load_embeddings(self.path)
+        return self.dense.embeddings
 
     def terms(self) -> Terms:
         """The expansion terms with float32 vectors (read from disk on each call)."""
@@ -230,34 +231,25 @@ def _save_terms(gen: Path, terms: Terms) -> None:
     _save_npy(gen / BM25 / TERMS_NPY, np.asarray(terms.vectors, dtype=np.float16))
 
 
-def _save_tokens(gen: Path, per_passage: list[Any], dim: int) -> None:
-    """Each passage's token vectors, concatenated in float16, and where each passage's start."""
-    import numpy as np
-
-    offsets = np.zeros(len(per_passage) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(v) for v in per_passage])
-    flat = (np.concatenate(per_passage).astype(np.float16) if offsets[-1]
-            else np.zeros((0, dim), dtype=np.float16))
-    _save_npy(gen / TOKEN_VECTORS, flat.reshape(-1, dim))
-    _save_npy(gen / TOKEN_OFFSETS, offsets)
+def _save_tokens(gen: Path, tokens: TokenData) -> None:
+    _save_npy(gen / (TOKEN_CODES if tokens.codebook is not None else TOKEN_VECTORS), tokens.rows)
+    _save_npy(gen / TOKEN_OFFSETS, tokens.offsets)
+    if tokens.codebook is not None:
+        tokens.codebook.save(gen / TOKEN_CODEBOOK)
 
 
 def _write_parts(gen: Path, data: GenerationData) -> None:
     """Every file of a generation but the manifest."""
-    import faiss
-
     _save_npy(gen / EMBEDDINGS, data.vectors)
-    try:
-        faiss.write_index(make_faiss_index(data.vectors), str(gen / VECTORS))
-    except RuntimeError as exc:  # FAISS reports a failed write this way
-        raise OSError("FAISS could not write vectors.faiss") from exc
-    _write_text(gen / CHUNKS, [c.__dict__ for c in data.chunks])
-    (gen / SENTENCES).write_text(json.dumps([list(u) for u in data.sentences]), encoding="utf-8")
+    if needs_hnsw(len(data.vectors)):
+        build_hnsw(data.vectors, gen / VECTORS)
+    ChunkTable.of(data.chunks).save(gen)
+    SentenceTable.of(data.sentences).save(gen)
     _write_text(gen / SOURCES, data.sources)
     _write_text(gen / TEXTS, data.texts)
     _save_bm25(gen / BM25, data.bm25)
     _save_terms(gen, data.terms)
-    _save_tokens(gen, data.token_vectors, data.vectors.shape[1])
+    _save_tokens(gen, data.tokens)
     _save_npy(gen / WORDPIECE_DF, data.wordpiece_df)
     _save_npy(gen / SIMILAR, data.similar_rows)
     _save_npy(gen / SIMILAR_SIMS, data.similar_sims)
@@ -308,17 +300,18 @@ def _commit_generation(index_dir: Path, tmp: Path, manifest: dict[str, Any]) -> 
     """Checksum the files, write the manifest, move the folder into place, point CURRENT at it,
     then remove older generations. A crash at any point leaves the previous index in force."""
     manifest = dict(manifest)
-    manifest["files"] = {p.relative_to(tmp).as_posix(): [p.stat().st_size, file_digest(p)]
+    for p in _files_under(tmp):
+        with p.open("rb") as fh:
+            os.fsync(fh.fileno())
+    manifest["files"] = {p.relative_to(tmp).as_posix(): [p.stat().st_size, file_digest(p),
+                                                         p.stat().st_mtime_ns]
                          for p in _files_under(tmp)}
     write_json_atomic(tmp / MANIFEST, manifest)
-    for p in [tmp, *tmp.rglob("*")]:
-        if p.is_file():
-            with p.open("rb") as fh:
-                os.fsync(fh.fileno())
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{tmp.name[-6:]}"
     final = index_dir / name
     os.replace(tmp, final)
-    write_json_atomic(index_dir / CURRENT, {"generation": name})
+    write_json_atomic(index_dir / CURRENT, {"generation": name,
+                                            "manifest": file_digest(final / MANIFEST)})
     cleanup(index_dir, keep=name)
     return final
 
@@ -341,10 +334,13 @@ def remove_leftovers(index_dir: Path) -> None:
 
 
 def remember_mtimes(gen: Path, manifest: dict[str, Any], mtimes: dict[str, int]) -> None:
-    """Record sources' new modification times (same bytes) so the next check skips hashing."""
+    """Record sources' new modification times (same bytes) so the next check skips hashing
+    (the manifest changes, so CURRENT's record of its checksum does too; call under lock)."""
     for name, mtime_ns in mtimes.items():
         manifest["sources"][name]["mtime_ns"] = mtime_ns
     write_json_atomic(gen / MANIFEST, manifest)
+    write_json_atomic(gen.parent / CURRENT, {"generation": gen.name,
+                                             "manifest": file_digest(gen / MANIFEST)})
 
 
 def manifest_base(model: dict[str, Any], chunking: dict[str, Any]) -> dict[str, Any]:
@@ -399,19 +395,26 @@ def build_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
         fh.close()
 
 
-def current_generation(index_dir: Path) -> Path | None:
-    """The folder CURRENT points to, or None when there is no index yet."""
+def _pointer(index_dir: Path) -> dict[str, Any] | None:
+    """CURRENT's content, checked; None when there is no index yet."""
     check_folder(index_dir)
     pointer = index_dir / CURRENT
     if not pointer.is_file():
         return None
     try:
-        name = json.loads(pointer.read_text(encoding="utf-8"))["generation"]
+        data = json.loads(pointer.read_text(encoding="utf-8"))
+        name = data["generation"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise BadIndexError(f"{pointer} is damaged ({exc})") from exc
     if not isinstance(name, str) or "/" in name or not name.startswith("gen-"):
         raise BadIndexError(f"{pointer} names no valid generation")
-    return index_dir / name
+    return dict(data)
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The folder CURRENT points to, or None when there is no index yet."""
+    data = _pointer(index_dir)
+    return index_dir / data["generation"] if data else None
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -448,10 +451,30 @@ def read_source_table(index_dir: Path) -> dict[str, Any]:
 
 # -- reading and checking ---------------------------------------------------------------------
 
+def _check_file(gen: Path, rel: str, entry: Any, checksums: bool) -> None:
+    """Refuse a file that is missing, of another size, or (hashed when `checksums`, or when its
+    mtime moved since the build: a copied index) of other bytes."""
+    p = gen / rel
+    try:  # a concurrent build may remove this generation at any moment: missing, not a crash
+        size, digest, *rest = entry
+        if not p.is_file():
+            raise BadIndexError(f"index file {rel} is missing")
+        st = p.stat()
+        if st.st_size != size:
+            raise BadIndexError(f"index file {rel} has the wrong size (truncated or altered)")
+        moved = not rest or st.st_mtime_ns != rest[0]
+        if (checksums or moved) and file_digest(p) != digest:
+            raise BadIndexError(f"index file {rel} does not match its checksum (altered)")
+    except OSError as exc:
+        raise BadIndexError(f"index file {rel} cannot be read ({exc.strerror or exc})") from exc
+    except (TypeError, ValueError) as exc:
+        raise BadIndexError(f"the manifest's entry for {rel} is malformed") from exc
+
+
 def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None,
            checksums: bool = True) -> None:
     """Refuse an index whose files are missing, altered or from another format or model.
-    `checksums=False` skips hashing the file contents (sizes are still checked)."""
+    `checksums=False` hashes only files whose mtime changed (sizes are always checked)."""
     fv = manifest.get("format_version")
     if fv != FORMAT_VERSION:
         raise BadIndexError(f"the index was written in format {fv!r}; this itsqa reads format "
@@ -463,39 +486,31 @@ def verify(gen: Path, manifest: dict[str, Any], *, model_key: str | None = None,
     if not isinstance(files, dict) or not files:
         raise BadIndexError("the index manifest lists no files")
     for rel, entry in files.items():
-        p = gen / rel
-        size, digest = entry
-        try:  # a concurrent build may remove this generation at any moment: missing, not a crash
-            if not p.is_file():
-                raise BadIndexError(f"index file {rel} is missing")
-            if p.stat().st_size != size:
-                raise BadIndexError(f"index file {rel} has the wrong size (truncated or altered)")
-            if checksums and file_digest(p) != digest:
-                raise BadIndexError(f"index file {rel} does not match its checksum (altered)")
-        except OSError as exc:
-            raise BadIndexError(f"index file {rel} cannot be read ({exc.strerror or exc})") from exc
+        _check_file(gen, rel, entry, checksums)
 
 
 def load(index_dir: Path, *, model_key: str | None = None, attempts: int = 3,
-         checksums: bool = True) -> LoadedIndex | None:
+         checksums: bool = False) -> LoadedIndex | None:
     """Read and check the current index; None when there is none.
 
     Args:
         index_dir: the index folder.
         model_key: refuse an index built by another model (None: any model).
         attempts: how often to retry when a concurrent build swaps generations mid-read.
-        checksums: False for a caller that has just verified the same generation under the
-            build lock (sizes are still checked).
+        checksums: hash every file (a build's and `itsqa index --verify`'s check); otherwise
+            the manifest's checksum, every file's size and mtime are checked, and a file whose
+            mtime moved is hashed.
 
     Raises:
         BadIndexError: the index is damaged, inconsistent, or of another format or model.
     """
     for attempt in range(attempts):
-        gen = current_generation(index_dir)
-        if gen is None:
+        pointer = _pointer(index_dir)
+        if pointer is None:
             return None
+        gen = index_dir / pointer["generation"]
         try:
-            return _load_generation(gen, model_key, checksums)
+            return _load_generation(gen, pointer.get("manifest"), model_key, checksums)
         except BadIndexError:
             if attempt + 1 < attempts and current_generation(index_dir) != gen:
                 continue
@@ -515,28 +530,34 @@ def _load_bm25(folder: Path) -> Bm25Tables:
                       query_stopwords=frozenset(text("query_stopwords.json")))
 
 
+def _load_tokens(gen: Path) -> TokenData:
+    import numpy as np
+
+    offsets = np.load(gen / TOKEN_OFFSETS, allow_pickle=False)
+    if (gen / TOKEN_CODES).is_file():
+        return TokenData(np.load(gen / TOKEN_CODES, allow_pickle=False, mmap_mode="r"), offsets,
+                         Codebook.load(gen / TOKEN_CODEBOOK))
+    return TokenData(np.load(gen / TOKEN_VECTORS, allow_pickle=False, mmap_mode="r"), offsets)
+
+
 def _read_generation(gen: Path, manifest: dict[str, Any]) -> LoadedIndex:
-    """Every file of a generation, read (large arrays memory-mapped) but not yet cross-checked."""
-    import faiss
+    """A generation's files, opened (large arrays memory-mapped) but not yet cross-checked."""
     import numpy as np
 
     def npy(name: str, mmap: bool = False) -> Any:
         return np.load(gen / name, allow_pickle=False, mmap_mode="r" if mmap else None)
 
-    def text(name: str) -> Any:
-        return json.loads((gen / name).read_text(encoding="utf-8"))
-
     try:
-        chunks = [ChunkRecord(**r) for r in text(CHUNKS)]
-        sentences = [SentenceRow(*u) for u in text(SENTENCES)]
-        faiss_index = faiss.read_index(str(gen / VECTORS))
+        chunks = ChunkTable.load(gen)
+        sentences = SentenceTable.load(gen)
         vector_rows = np.concatenate([np.arange(len(chunks), dtype=np.int64),
-                                      np.array([u.row for u in sentences], dtype=np.int64)])
-        return LoadedIndex(gen, manifest, chunks, text(SOURCES), text(TEXTS), faiss_index,
-                           _load_bm25(gen / BM25), sentences, vector_rows, npy(WORDPIECE_DF),
-                           npy(SIMILAR), npy(SIMILAR_SIMS), npy(TOKEN_VECTORS, mmap=True),
-                           npy(TOKEN_OFFSETS))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+                                      np.asarray(sentences.rows(), dtype=np.int64)])
+        graph = gen / VECTORS if (gen / VECTORS).is_file() else None
+        dense = DenseVectors(npy(EMBEDDINGS, mmap=True), vector_rows, graph)
+        return LoadedIndex(gen, manifest, chunks, _read_json(gen / SOURCES, "the source table"),
+                           _load_bm25(gen / BM25), sentences, vector_rows, dense,
+                           npy(WORDPIECE_DF), npy(SIMILAR), npy(SIMILAR_SIMS), _load_tokens(gen))
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
 
 
@@ -545,12 +566,13 @@ def _check_tables(ix: LoadedIndex, dim: int) -> str:
     import numpy as np
 
     n = len(ix.chunks)
-    if ix.faiss_index.ntotal != n + len(ix.sentences) or ix.faiss_index.d != dim:
-        return (f"is inconsistent: {ix.faiss_index.ntotal} vectors of dimension "
-                f"{ix.faiss_index.d} for {n} passages and {len(ix.sentences)} sentences of "
-                f"dimension {dim}")
-    if any(not (0 <= u.row < n) for u in ix.sentences):
-        return "has a sentence table naming passages that do not exist"
+    problem = ix.chunks.problem() or ix.sentences.problem(n)
+    if problem:
+        return f"has {problem}"
+    emb = ix.dense.embeddings
+    if emb.ndim != 2 or len(emb) != n + len(ix.sentences) or emb.shape[1] != dim:
+        return (f"is inconsistent: {len(emb)} vectors of dimension {emb.shape[-1]} for {n} "
+                f"passages and {len(ix.sentences)} sentences of dimension {dim}")
     # bm25s lists an empty token last in its vocabulary, with no column of its own.
     if len(ix.bm25.indptr) not in (len(ix.bm25.vocab), len(ix.bm25.vocab) + 1):
         return "has BM25 tables that disagree with their vocabulary"
@@ -561,30 +583,37 @@ def _check_tables(ix: LoadedIndex, dim: int) -> str:
             or sims.dtype.kind != "f" or (rows.size and not (-1 <= rows.min() and rows.max() < n))
             or not np.isfinite(sims).all()):
         return "has a malformed similar-passage table"
-    off, tok = ix.token_offsets, ix.token_vectors
+    return _token_problem(ix.tokens, n, dim)
+
+
+def _token_problem(tokens: TokenData, n: int, dim: int) -> str:
+    import numpy as np
+
+    off, rows = tokens.offsets, tokens.rows
+    width = tokens.codebook.centroids.shape[0] if tokens.codebook is not None else dim
     if (off.shape != (n + 1,) or off.dtype.kind != "i" or off[0] != 0 or (np.diff(off) < 0).any()
-            or tok.ndim != 2 or tok.dtype != np.float16 or tok.shape != (int(off[-1]), dim)):
+            or rows.ndim != 2 or rows.shape != (int(off[-1]), width)
+            or (tokens.codebook is not None and (rows.dtype != np.uint8
+                                                 or tokens.codebook.dimension != dim))):
         return "has a malformed token vector table"
     return ""
 
 
-def _load_generation(gen: Path, model_key: str | None, checksums: bool = True) -> LoadedIndex:
-    manifest = _read_json(gen / MANIFEST, f"the index manifest in {gen.name}")
+def _load_generation(gen: Path, manifest_sha: str | None, model_key: str | None,
+                     checksums: bool) -> LoadedIndex:
+    manifest_file = gen / MANIFEST
+    try:
+        if manifest_sha is not None and file_digest(manifest_file) != manifest_sha:
+            raise BadIndexError(f"the index manifest in {gen.name} was altered")
+    except OSError as exc:
+        raise BadIndexError(f"the index manifest in {gen.name} cannot be read ({exc})") from exc
+    manifest = _read_json(manifest_file, f"the index manifest in {gen.name}")
     verify(gen, manifest, model_key=model_key, checksums=checksums)
     loaded = _read_generation(gen, manifest)
     problem = _check_tables(loaded, int(manifest.get("model", {}).get("dimension", -1)))
     if problem:
         raise BadIndexError(f"the index in {gen.name} {problem}")
-    if hasattr(loaded.faiss_index, "hnsw"):
-        loaded.faiss_index.hnsw.efSearch = HNSW_EF_SEARCH
     return loaded
-
-
-def load_embeddings(gen: Path) -> Any:
-    """All vectors (passages, then sentences), memory-mapped: nothing is read until used."""
-    import numpy as np
-
-    return np.load(gen / EMBEDDINGS, allow_pickle=False, mmap_mode="r")
 
 
 def load_terms(gen: Path) -> Terms:
@@ -600,26 +629,3 @@ def load_terms(gen: Path) -> Terms:
     if vectors.ndim != 2 or len(vectors) != len(words) or len(stems) != len(words):
         raise BadIndexError(f"the expansion terms in {gen.name} disagree with their vectors")
     return Terms(words, stems, vectors.astype(np.float32))
-
-
-# -- FAISS ------------------------------------------------------------------------------------
-
-def hnsw_index(dim: int) -> Any:
-    """An empty HNSW inner-product index with the project's construction and search settings."""
-    import faiss
-
-    index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index.hnsw.efSearch = HNSW_EF_SEARCH
-    return index
-
-
-def make_faiss_index(vectors: Any) -> Any:
-    """Exact inner-product search for small corpora, HNSW beyond EXACT_SEARCH_MAX vectors."""
-    import faiss
-
-    n, dim = vectors.shape
-    index: Any = faiss.IndexFlatIP(dim) if n <= EXACT_SEARCH_MAX else hnsw_index(dim)
-    if n:
-        index.add(vectors)
-    return index

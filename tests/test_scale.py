@@ -1,0 +1,138 @@
+"""What lets an index grow: product-quantised token vectors, the columnar passage table, the
+build's journal (an interrupted build resumes), the HNSW graph past the exact-search limit, and
+progress lines with a rate and the time left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from itsqa import build, dense, journal, store, tokens
+from itsqa.build import update_index
+from itsqa.scope import scope_from
+from itsqa.service import open_index
+from itsqa.tables import ChunkRecord, ChunkTable
+
+from .helpers import make_settings
+
+
+def _clustered(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 40 centres, like a corpus's token vectors."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dim))
+    x = centres[rng.integers(0, 40, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_product_quantisation_keeps_token_similarities(tmp_path: Path) -> None:
+    x = _clustered(4096)
+    book = tokens.Codebook.train(x)
+    codes = book.encode(x)
+    assert codes.dtype == np.uint8 and codes.shape == (4096, tokens.SUBVECTORS)
+    book.save(tmp_path / "book.npy")
+    again = tokens.Codebook.load(tmp_path / "book.npy")
+    decoded = again.decode(codes)
+    assert decoded.shape == x.shape
+    # late interaction sums each question token's best match: that must barely move
+    q, passage = x[4000:], x[:500]
+    exact, approx = q @ passage.T, q @ decoded[:500].T
+    assert np.abs(exact - approx).mean() < 0.015
+    assert np.abs(exact.max(axis=1) - approx.max(axis=1)).mean() < 0.01
+    # where centroids of the right scale but not learnt move them far more
+    noise = tokens.Codebook(np.random.default_rng(2).normal(size=book.centroids.shape)
+                            .astype(np.float32) * 0.1)
+    guessed = q @ noise.decode(noise.encode(passage)).T
+    assert np.abs(exact.max(axis=1) - guessed.max(axis=1)).mean() > 0.05
+
+
+def test_passage_table_round_trip(tmp_path: Path) -> None:
+    records = [ChunkRecord("a.txt", 0, 0, 11, "Héllo world", "Intro", "0" * 32),
+               ChunkRecord("b.pdf", 3, 40, 52, "Second text.", "", "1" * 32, page=7)]
+    ChunkTable.of(records).save(tmp_path)
+    back = ChunkTable.load(tmp_path)
+    assert list(back) == records
+    assert back[-1] == records[-1] and back[0:1] == records[:1]
+
+
+def test_an_interrupted_build_resumes_from_its_journal(corpus_copy, tmp_path, fake_encoder,
+                                                       monkeypatch) -> None:
+    # Token codes are journalled once a codebook is learnt: let this small corpus learn one.
+    monkeypatch.setattr(build, "TRAIN_TOKENS", 1024)
+    monkeypatch.setattr(tokens, "TRAIN_TOKENS", 1024)
+    monkeypatch.setattr(tokens, "MIN_TRAIN", 1024)
+    monkeypatch.setattr(journal, "FLUSH_SECONDS", 0.0)  # a shard after every batch
+    monkeypatch.setattr(build, "BATCH", 8)
+    s = make_settings(corpus_copy, tmp_path)
+    real = build.encode_each_with_tokens
+    batches: list[int] = []
+
+    def dies_on_the_fourth_batch(enc, texts):
+        batches.append(len(texts))
+        if len(batches) == 4:
+            raise KeyboardInterrupt
+        return real(enc, texts)
+
+    monkeypatch.setattr(build, "encode_each_with_tokens", dies_on_the_fourth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(s)
+    assert store.current_generation(s.index_dir) is None
+    assert list((s.index_dir / journal.FOLDER).glob("*.keys.json"))
+    monkeypatch.setattr(build, "encode_each_with_tokens", real)
+    report = update_index(s)
+    assert 0 < report.embedded < report.total  # the batches done before the kill are reused
+    assert not (s.index_dir / journal.FOLDER).exists()  # the commit clears the journal
+    fresh = make_settings(corpus_copy, tmp_path / "fresh")
+    update_index(fresh)
+    a, b = store.load(s.index_dir), store.load(fresh.index_dir)
+    assert a is not None and b is not None and a.tokens.codebook is not None
+    assert np.array_equal(np.asarray(a.embeddings()), np.asarray(b.embeddings()))
+    question = "Which house received the strategy?"
+    assert ([h.text for h in open_index(s).retriever.ask(question).hits]
+            == [h.text for h in open_index(fresh).retriever.ask(question).hits])
+
+
+def test_a_journal_shard_cut_short_or_of_another_model_is_passed_over(tmp_path: Path) -> None:
+    j = journal.Journal(tmp_path, "model-a")
+    j.add({"k1": np.ones(4, dtype=np.float32)})
+    j.flush()
+    j.add({"k2": np.zeros(4, dtype=np.float32)})
+    j.flush()
+    (tmp_path / journal.FOLDER / "000001.keys.json").unlink()  # killed before its keys
+    vectors, _, _ = journal.Journal(tmp_path, "model-a").load()
+    assert set(vectors) == {"k1"}
+    assert journal.Journal(tmp_path, "model-b").load()[0] == {}
+
+
+def test_past_the_exact_limit_an_hnsw_graph_answers(corpus_copy, tmp_path, fake_encoder,
+                                                    monkeypatch) -> None:
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    exact = open_index(s).retriever
+    question = "What does the strategy say about semiconductors?"
+    top = [h.text for h in exact.ask(question).hits[:3]]
+    source = exact.index.chunks[0].source
+    monkeypatch.setattr(dense, "EXACT_SEARCH_MAX", 50)
+    update_index(s, rebuild=True)
+    loaded = store.load(s.index_dir)
+    assert loaded is not None and (loaded.path / store.VECTORS).is_file()
+    assert loaded.manifest["index_type"] == "hnsw"
+    graph = open_index(s).retriever
+    assert [h.text for h in graph.ask(question).hits[:3]] == top
+    # a filter searches only its sources through the graph
+    hits = graph.ask(question, scope=scope_from([source])).hits
+    assert hits and all(h.citation.name == source for h in hits)
+
+
+def test_progress_lines_say_rate_and_time_left(monkeypatch, capsys) -> None:
+    from itsqa import cli_common
+
+    clock = iter([0.0, 12.0, 30.0])
+    monkeypatch.setattr(cli_common.time, "monotonic", lambda: next(clock))
+    tick = cli_common.progress_lines()("embedding", 300)
+    tick(100)  # 12 s in: a line
+    tick(200)  # done, 30 s in: the last line
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("embedding: 100 of 300 (8.3/s), about 24 s left")
+    assert lines[1] == "embedding: 300 of 300 done in 30 s"
