@@ -129,8 +129,8 @@ def test_a_long_title_never_pushes_a_passage_past_the_model_window(tmp_path, mon
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a.txt").write_text(("A sentence about envoys and quantum policy. " * 200),
-                                  encoding="utf-8")
+    (corpus / "a.txt").write_text(" ".join(f"Sentence {i} is about envoys and quantum policy."
+                                           for i in range(200)), encoding="utf-8")
     (corpus / "sources.toml").write_text(
         '["a.txt"]\ntitle = "' + "An extraordinarily long and winding title " * 20 + '"\n',
         encoding="utf-8")
@@ -148,7 +148,7 @@ def test_a_long_title_never_pushes_a_passage_past_the_model_window(tmp_path, mon
     update_index(s)
     count = token_counter(model_spec(s))
     assert seen and max(count(t) for t in seen) <= 256 - 2
-    assert all(t.startswith("An extraordinarily long") for t in seen[:3])
+    assert sum(t.startswith("An extraordinarily long") for t in seen) >= 3  # passages keep it
 
 
 def test_expansion_terms_follow_the_corpus_and_are_reused(corpus_copy, tmp_path, fake_encoder):
