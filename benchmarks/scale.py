@@ -106,7 +106,7 @@ def build(itsqa: list[str], folder: Path, index: Path, env: dict[str, str],
     run = measured([*itsqa, "index", *(["--rebuild"] if fresh else []), "--json", "--corpus",
                     str(folder), "--index", str(index)], env)
     report = json.loads(run["stdout"])
-    return {"seconds": run["seconds"], "peak_mb": run["peak_mb"], "passages": report["total"]}
+    return {"seconds": run["seconds"], "peak_mb": run["peak_mb"], "passages": report["chunks"]["total"]}
 
 
 def cold_asks(pairs: list[tuple[str, Path, Path]], runs: int) -> dict[str, list[float]]:
