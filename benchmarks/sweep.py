@@ -36,6 +36,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("expansion: words no passage holds held to the usual bar (0.6)", {},
      {"absent_expansion": False}),
     ("BM25 query keeps its function words", {}, {"query_stopwords": False}),
+    ("confidence by the cosine alone (absent names not flagged)", {}, {"absent_names": False}),
     ("dense only", {}, {"mode": "dense"}),
     ("BM25 only", {}, {"mode": "bm25"}),
     ("fusion: reciprocal rank (k=60)", {}, {"fusion": "rrf"}),

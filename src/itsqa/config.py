@@ -85,8 +85,10 @@ class Settings:
     # Optional: a local sentence-transformers CrossEncoder re-orders the best `rescore_depth`
     # passages of any mode (cross_encoder.py). None ships with itsqa.
     reranker: Path | None = None
-    # Below this best dense cosine the answer is flagged as not confident.
+    # Below this best dense cosine the answer is flagged as not confident ...
     confidence_threshold: float = 0.38
+    # ... and so is a question whose every name no source holds in any form (subjects.py).
+    absent_names: bool = True
 
     def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
         """These settings over another corpus or index folder (None keeps the current one)."""

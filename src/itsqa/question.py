@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import expansion, lexical, spelling
+from . import expansion, lexical, spelling, subjects
 from .config import Settings
 from .embedding import Encoder, TokenVectors, encode_with_tokens
 from .index_cache import IndexCache, first_word
@@ -31,6 +31,8 @@ class Query:
     # {stem: weight x idf} of every stem the BM25 query counts, expansion's included.
     term_weights: dict[str, float] = field(default_factory=dict)
     tokens: TokenVectors | None = None  # its word pieces' contextual vectors (late interaction)
+    # The names it asks about when no source holds any of them in any form (else empty).
+    absent_names: tuple[str, ...] = ()
 
 
 MOST_WORDS_KEPT = 50_000  # word vectors remembered (about 80 MB at most)
@@ -48,18 +50,37 @@ class QueryReader:
         self._encoder = encoder
         # Question words recur from question to question: each is embedded once per process.
         self._word_vectors: dict[str, Any] = {}
+        self._sorted_vocab: list[str] | None = None
 
     def read(self, question: str) -> Query:
         """The question with its typing errors read as meant, embedded, and its BM25 terms
         weighed (expansion's included)."""
         text, corrections = self.corrected(question) if self.n else (question, ())
-        missing = self.missing_words(text)
+        unheld = self.missing_words(text, framing=True)
+        missing = tuple(w for w in unheld if w.lower() not in subjects.FRAMING)
         words = (expansion.question_words(text, self.tables.stopwords)
                  if self.settings.expansion else [])
         vector, word_vectors, tokens = self._embed(text, words)
-        extra = self._expansion(words, word_vectors, missing) if self.settings.expansion else {}
+        extra = self._expansion(words, word_vectors, unheld) if self.settings.expansion else {}
         return Query(question, text, corrections, missing, vector, extra,
-                     self._term_weights(text, extra), tokens)
+                     self._term_weights(text, extra), tokens, self.absent_names(text, missing))
+
+    def absent_names(self, question: str, missing: tuple[str, ...]) -> tuple[str, ...]:
+        """The names `question` asks about (subjects.names) when every one is among the
+        `missing` words and no corpus word is a near form of it; else ()."""
+        named = subjects.names(question)
+        gone = {w.lower() for w in missing}
+        if not named or any(n.lower() not in gone for n in named):
+            return ()
+        if self._sorted_vocab is None:
+            self._sorted_vocab = sorted(self.tables.vocab)
+        for n in named:
+            stems = lexical.tokenize(n, frozenset())
+            if any(subjects.has_near_form(st, self._sorted_vocab) for st in stems):
+                return ()
+            if any(c.isdigit() for c in n) and any(n.lower() in v for v in self._sorted_vocab):
+                return ()  # "v4" in "ipv4"
+        return tuple(named)
 
     def _embed(self, text: str, words: list[str]) -> tuple[Any, Any, TokenVectors]:
         """The question's vector (1 x dimension), its words' vectors and its token vectors, in
@@ -79,13 +100,15 @@ class QueryReader:
                         else np.zeros((0, dim), dtype=np.float32))
         return vectors[:1], word_vectors, tokens
 
-    def missing_words(self, question: str) -> tuple[str, ...]:
-        """The question's words (not function words or numbers) that occur in no passage, even
-        after stemming, in the order asked: what a search engine would list as "missing". If the
-        question's subject is among them, the corpus probably does not answer it."""
+    def missing_words(self, question: str, framing: bool = False) -> tuple[str, ...]:
+        """The question's words (not function words, words that frame a question unless
+        `framing`, or numbers) that occur in no passage, even after stemming, in the order
+        asked: what a search engine would list as "missing". If the question's subject is among
+        them, the corpus probably does not answer it."""
         words: dict[str, str] = {}  # each word once, as first typed
         for w in lexical.content_words(question, self.tables.query_stopwords, lower=False):
-            words.setdefault(w.lower(), w)
+            if framing or w.lower() not in subjects.FRAMING:
+                words.setdefault(w.lower(), w)
         out = []
         for w in words.values():
             stems = lexical.tokenize(w, frozenset())  # lower-casing may split a word ("İ")
@@ -98,7 +121,7 @@ class QueryReader:
         the nearest corpus or English word, and those corrections."""
         if not self.settings.spelling:
             return question, ()
-        typos = [w for w in self.missing_words(question)[: spelling.MOST_CHECKED]
+        typos = [w for w in self.missing_words(question, framing=True)[: spelling.MOST_CHECKED]
                  if spelling.may_be_typo(w)][: spelling.MOST_WORDS]
         if not typos:
             return question, ()

@@ -100,6 +100,7 @@ class Retriever:
         best = ""
         if highlight and hits:
             hits, best = self.answers.highlight(query, hits)
-        confident = top_sim >= self.settings.confidence_threshold
+        confident = top_sim >= self.settings.confidence_threshold and not (
+            self.settings.absent_names and query.absent_names)
         return Answer(question, tuple(hits), confident, best, top_sim, query.missing_words,
                       query.corrections)
