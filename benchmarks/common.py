@@ -38,13 +38,19 @@ def machine() -> str:
             f"onnxruntime {onnxruntime.__version__}")
 
 
+GENERATED = ("README.md", "benchmarks/RESULTS.md", "benchmarks/results.json",
+             "benchmarks/ABLATION.md")
+
+
 def commit() -> str:
-    """The checked-out commit, marked when the working tree has changes."""
+    """The checked-out commit, marked when the working tree has changes (other than to the
+    files the report itself writes)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                *(f":!{p}" for p in GENERATED))
     return f"{head} with uncommitted changes" if dirty else head
 
 
