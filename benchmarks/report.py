@@ -2,8 +2,9 @@
 benchmarks/RESULTS.md between its markers (stamped with date, commit and machine), keep the
 figures in benchmarks/results.json, and rewrite the README's headline table from them.
 
-    python benchmarks/report.py                          # every part (about 30 minutes on 2 cores)
+    python benchmarks/report.py                          # every part (about an hour on 2 cores)
     python benchmarks/report.py --only questions speed   # some parts; the others keep their figures
+    python benchmarks/report.py --readme                 # only the README's table, from the figures
 """
 
 from __future__ import annotations
@@ -207,10 +208,12 @@ def headline(fig: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", choices=list(PARTS), help="regenerate these parts only")
+    ap.add_argument("--readme", action="store_true",
+                    help="only rewrite the README's table from the figures already stored")
     args = ap.parse_args()
     figures = json.loads(FIGURES.read_text(encoding="utf-8")) if FIGURES.exists() else {}
     command = "python benchmarks/report.py" + (f" --only {' '.join(args.only)}" if args.only else "")
-    for name in args.only or list(PARTS):
+    for name in [] if args.readme else args.only or list(PARTS):
         heading, run = PARTS[name]
         print(f"running {name} …", file=sys.stderr, flush=True)
         md, fig = run()
