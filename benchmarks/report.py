@@ -21,6 +21,7 @@ import crosscorpus
 import load
 import mcp_bench
 import scale
+import structure
 from common import CRANFIELD, ROOT, replace_between, stamp, table, write_atomic
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -114,6 +115,10 @@ def part_corpora() -> Part:
     return crosscorpus.run()
 
 
+def part_structure() -> Part:
+    return structure.run()
+
+
 def part_speed() -> Part:
     return bench.latency(7)
 
@@ -140,6 +145,7 @@ PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "outside": ("## Outside-style questions", part_outside),
     "cranfield": ("## Cranfield (BEIR layout)", part_cranfield),
     "corpora": ("## Across corpora", part_corpora),
+    "structure": ("## Sections and titles", part_structure),
     "speed": ("## Ask latency", part_speed),
     "serve": ("## `itsqa serve` under load", part_serve),
     "mcp": ("## `itsqa mcp` (MCP over stdio)", part_mcp),

@@ -147,6 +147,24 @@ def test_a_pdf_outline_names_its_sections(tmp_path) -> None:
     assert not any("len: the length" in h for h in heads)
 
 
+def test_a_pdf_outline_entry_is_found_on_its_heading_line(tmp_path) -> None:
+    """Not in the page's running header, nor in a sentence that names it first."""
+    from pypdf import PdfReader, PdfWriter
+
+    pages = [["Contents"],
+             ["Chapter 7: Randomness 12", "Applications should be using Yarrow instead.",
+              "7.8 Yarrow", "Yarrow is a pseudorandomness generator."]]
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(make_pdf(pages, title="Manual"))))
+    writer.add_outline_item(title="Randomness", page_number=1)
+    writer.add_outline_item(title="Yarrow", page_number=1)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    doc = _read(tmp_path, "manual.pdf", buffer.getvalue())
+    found = [doc.text[a:b] for a, b, _ in doc.structure.headings]
+    assert found == ["7.8 Yarrow"]  # "Randomness" stands only in the running header
+
+
 def test_a_pdf_without_an_outline_falls_back_to_the_shape_of_lines(tmp_path) -> None:
     doc = _read(tmp_path, "plain.pdf", make_pdf([["Background", "The report covers two years."]]))
     assert not doc.structure.explicit

@@ -314,10 +314,24 @@ def pdf_headings(reader: Any, text: str, pages: tuple[tuple[int, int], ...]
         if page >= len(pages):
             continue
         s, e = pages[page]
-        m = re.search(r"\s+".join(map(re.escape, title.split()[:40])), text[s:e], re.IGNORECASE)
+        m = _heading_line(title, text[s:e])
         if m:
             found.add((s + m.start(), s + m.end(), min(depth, 6)))
     return tuple(sorted(found))
+
+
+# A section number before a heading: "7.7.1", "A.1", "2.".
+_SECTION_NUMBER = r"(?:[0-9A-Z]{1,3}\.)*[0-9A-Z]{1,3}\.?"
+
+
+def _heading_line(title: str, page: str) -> re.Match[str] | None:
+    """Where an outline entry's title stands on its page as a heading: a line that is the
+    title (a section number may go before it), else a line it starts. Not a running header
+    ("Chapter 6: Compatibility 7") or a sentence that happens to name it."""
+    words = r"\s+".join(map(re.escape, title.split()[:40]))
+    lead = rf"^[ \t]*(?:{_SECTION_NUMBER}[ \t]+)?<?{words}"  # "<match>": an element's section
+    return (re.search(lead + r"[>:.]?[ \t]*$", page, re.IGNORECASE | re.MULTILINE)
+            or re.search(lead + r"\b", page, re.IGNORECASE | re.MULTILINE))
 
 
 def read_pdf(path: Path) -> Parsed:
