@@ -38,6 +38,19 @@ def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
+class WordVectors:
+    """word -> its row of the expansion terms' vectors, without a Python object per word."""
+
+    def __init__(self, rows: dict[str, int], vectors: Any) -> None:
+        self.rows, self.vectors = rows, vectors
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.rows
+
+    def __getitem__(self, word: str) -> Any:
+        return self.vectors[self.rows[word]]
+
+
 class IndexCache:
     """Lazily derived, read-only views of one index."""
 
@@ -46,17 +59,17 @@ class IndexCache:
         self._terms: Terms | None = None
         self._shingles: dict[int, set[tuple[str, ...]]] = {}
         self._stems: dict[int, list[frozenset[str]]] = {}
-        self._sentence_rows: dict[int, list[int]] | None = None
         self._embeddings: Any = None
         self._chunk_sources: Any = None
-        self._word_vectors: dict[str, Any] | None = None
+        self._word_vectors: WordVectors | None = None
         self._tokens: OrderedDict[int, Any] = OrderedDict()
 
-    def word_vectors(self) -> dict[str, Any]:
-        """{corpus word: its vector}, from the expansion terms."""
+    def word_vectors(self) -> WordVectors:
+        """Each corpus word's vector, from the expansion terms."""
         if self._word_vectors is None:
             terms = self.terms()
-            self._word_vectors = dict(zip(terms.words, terms.vectors, strict=True))
+            self._word_vectors = WordVectors({w: i for i, w in enumerate(terms.words)},
+                                             terms.vectors)
         return self._word_vectors
 
     def rows_of(self, sources: set[str]) -> Any:
@@ -108,16 +121,15 @@ class IndexCache:
 
     def sentence_vectors(self, row: int) -> list[tuple[int, int, Any]]:
         """(start, end) within passage `row` and the stored vector of each of its sentences."""
+        import numpy as np
+
         ix = self.index
-        if self._sentence_rows is None:
-            self._sentence_rows = {}
-            for i, u in enumerate(ix.sentences):
-                self._sentence_rows.setdefault(u.row, []).append(i)
-        found = self._sentence_rows.get(row)
-        if not found:
+        found = np.flatnonzero(ix.sentences.rows() == row)  # vectorised: no walk of the table
+        if not len(found):
             return []
         if self._embeddings is None:
             self._embeddings = ix.embeddings()
         start, base = ix.chunks[row].start, len(ix.chunks)
-        return [(ix.sentences[i].start - start, ix.sentences[i].end - start,
-                 self._embeddings[base + i]) for i in found]
+        spans = ix.sentences.columns[found]
+        return [(int(a) - start, int(b) - start, self._embeddings[base + int(i)])
+                for (_, a, b), i in zip(spans, found, strict=True)]
