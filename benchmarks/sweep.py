@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from common import replace_between, stamp
+
 from itsqa.beir import beir_cache, evaluate_beir, load_beir, materialise
 from itsqa.build import update_index
 from itsqa.config import ChunkSettings, Settings
@@ -151,35 +153,18 @@ def main() -> None:
             emit(pr + [""] * (len(head) - len(pr)))
         peers_done = True
     if args.write:
-        text = ["# Ablation", "",
-                f"Each row switches one technique off (or swaps it) from the default; the question "
-                f"set is eval/questions.jsonl ({sum(q.answerable for q in questions)} answerable "
-                f"questions){'; ' + ds.name + ' as in `itsqa eval --beir`' if ds else ''}. "
-                "Baseline rows for the question set run on 800-character windows; for the BEIR "
-                "collection on whole documents (title + text). The p columns test each variant "
-                "against the default, query by query (paired sign-flip randomisation test, "
-                "10,000 rounds, two-sided; on MRR@10 for the set, nDCG@10 for "
-                f"{ds.name if ds else 'the BEIR collection'}): below 0.05 the difference is "
-                "unlikely to be chance; it is 1.00 when at most one question moved (one question "
-                "alone is no evidence either way).", "", *rows, ""]
-        out = ROOT / "benchmarks" / "ABLATION.md"
-        prose = kept_prose(out)
-        if prose:
-            text.append(prose)
-            print("kept the prose below the old table: check its figures against the new one")
-        tmp = out.with_suffix(".md.tmp")
-        tmp.write_text("\n".join(text), encoding="utf-8")
-        tmp.replace(out)
+        write_table(rows, ds.name if ds else "")
 
 
-def kept_prose(path: Path) -> str:
-    """What follows the table in an existing ABLATION.md (the written reading of it), so that a
-    re-run replaces the numbers and keeps the words."""
-    if not path.exists():
-        return ""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    ends = [i for i, line in enumerate(lines) if line.startswith("|")]
-    return "\n".join(lines[ends[-1] + 1:]).strip("\n") + "\n" if ends else ""
+COMMAND = "python benchmarks/sweep.py --beir ../shared/benchmarks/cranfield --write"
+
+
+def write_table(rows: list[str], beir: str) -> None:
+    """Put the table between ABLATION.md's sweep markers, stamped; the record below stays."""
+    replace_between(ROOT / "benchmarks" / "ABLATION.md", "sweep",
+                    "\n".join([stamp(COMMAND), "", *rows]) + (
+                        f"\n\nCranfield columns: {beir}, as `itsqa eval --beir` scores it."
+                        if beir else ""))
 
 
 if __name__ == "__main__":
