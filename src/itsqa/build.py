@@ -103,6 +103,8 @@ def update_index(settings: Settings, *, rebuild: bool = False,
         UsageError: the index folder would hold the corpus.
         ItsqaError: the index cannot be written (the previous one stays in force).
         IndexLockedError: another build held the lock too long.
+        StoreError: with a Qdrant store, the store cannot be reached or refused the new index
+            (the folder is up to date; the store still answers from the previous one).
     """
     t0 = time.perf_counter()
     spec = model_spec(settings)
@@ -117,8 +119,31 @@ def update_index(settings: Settings, *, rebuild: bool = False,
             raise CorpusError(
                 f"no sources in {settings.corpus_dir}: add .txt, .md, .html or .pdf files")
         if p.up_to_date and manifest is not None and gen is not None:
-            return _keep(settings, spec, p, manifest, gen, note, t0)
-        return _write(settings, spec, p, manifest, gen, progress, note, t0)
+            report = _keep(settings, spec, p, manifest, gen, note, t0)
+        else:
+            report = _write(settings, spec, p, manifest, gen, progress, note, t0)
+        if settings.store:
+            publish_folder(settings, note)
+        return report
+
+
+def publish_folder(settings: Settings, note: Note | None = None) -> bool:
+    """Publish the index folder's current generation to the Qdrant store in `settings.store`
+    when the store answers from another one; whether it did.
+
+    Raises:
+        StoreError: the store cannot be reached or refused a write.
+    """
+    from .qdrant_store import publish
+    from .source_text import indexed_text
+
+    loaded = store.load(settings.index_dir, model_key=model_spec(settings).key)
+    if loaded is None:
+        return False
+    ix = loaded
+    return publish(settings.store, ix,
+                   lambda: {n: indexed_text(ix, settings.corpus_dir, n) for n in ix.sources},
+                   note or (lambda _m: None))
 
 
 def _verified_current(settings: Settings, note: Note | None

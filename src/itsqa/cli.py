@@ -23,6 +23,7 @@ from .cli_common import (
     reranker_option,
     scope_options,
     settings_for,
+    store_option,
     warn,
     with_reranker,
 )
@@ -91,6 +92,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command("index")
 @corpus_option
 @index_option
+@store_option
 @json_option
 @click.option("--rebuild", is_flag=True, help="Re-embed everything, not just what changed.")
 @click.option("--verify", is_flag=True,
@@ -132,6 +134,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None, a
                    "re-scoring of the top 20 weighted more.")
 @corpus_option
 @index_option
+@store_option
 @json_option
 @click.option("--no-refresh", is_flag=True, help="Answer from the index as it is, even if stale.")
 @click.option("--as-typed", is_flag=True,

@@ -25,6 +25,29 @@ corpus_option = click.option("--corpus", type=PATH_DIR, default=None, envvar="IT
                              help="Folder of sources [env ITSQA_CORPUS; default: corpus/].")
 index_option = click.option("--index", "index_dir", type=PATH_DIR, default=None,
                             envvar="ITSQA_INDEX", help="Index folder [env ITSQA_INDEX; default: index/].")
+
+
+def _set_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """--store (or ITSQA_STORE) into the command's settings, its address checked up front."""
+    if not value:
+        return
+    from .errors import UsageError
+    from .qdrant_store import parse_address
+
+    try:
+        parse_address(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = replace(ctx.obj["settings"], store=value)
+
+
+store_option = click.option(
+    "--store", metavar="URL", default=None, envvar="ITSQA_STORE", expose_value=False,
+    callback=_set_store,
+    help="Answer from a Qdrant store, publishing the index folder's builds to it: "
+         "qdrant://HOST:PORT/COLLECTION or qdrant:///PATH (local mode) [env ITSQA_STORE; "
+         "default: the index folder alone].")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 reranker_option = click.option(
     "--reranker", type=click.Path(path_type=Path), default=None,

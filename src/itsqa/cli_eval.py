@@ -12,7 +12,14 @@ import click
 
 from .baselines import BEIR_PEERS
 from .beir import BeirReport
-from .cli_common import err, progress_bar, reranker_option, scope_options, with_reranker
+from .cli_common import (
+    err,
+    progress_bar,
+    reranker_option,
+    scope_options,
+    store_option,
+    with_reranker,
+)
 from .errors import UsageError
 from .eval_runs import run_beir, run_questions
 from .evaluation import EvalReport, answer_counts
@@ -90,6 +97,7 @@ def _print_misses(report: EvalReport) -> None:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
               envvar="ITSQA_INDEX", help="Index folder (for --beir: where its index is kept).")
 @click.option("--json", "as_json", is_flag=True)
+@store_option
 @reranker_option
 @scope_options
 @click.pass_context

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from .cli_common import corpus_option, err, index_option, progress_lines, settings_for
+from .cli_common import corpus_option, err, index_option, progress_lines, settings_for, store_option
 
 
 @click.command("mcp")
 @corpus_option
 @index_option
+@store_option
 @click.pass_context
 def mcp_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None) -> None:
     """Serve the search, get_passage and list_sources tools to an AI assistant over stdio

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import corpus_option, err, index_option, progress_lines, settings_for
+from .cli_common import corpus_option, err, index_option, progress_lines, settings_for, store_option
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -34,6 +34,7 @@ def url_for(host: str, port: int) -> str:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @corpus_option
 @index_option
+@store_option
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Also answer requests addressed to this host name (besides IP addresses and "
                    "localhost). Repeat for several.")

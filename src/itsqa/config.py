@@ -55,6 +55,9 @@ class Settings:
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
+    # Where questions are answered from: "" for the index folder, or a Qdrant address
+    # (qdrant://HOST:PORT/COLLECTION, qdrant:///PATH) that the folder's builds are published to.
+    store: str = ""
     model_path: Path | None = None  # None: the bundled all-MiniLM-L6-v2
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     mode: str = "hybrid"
@@ -106,14 +109,15 @@ def debug_enabled(env: dict[str, str] | None = None) -> bool:
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
-    """Settings with the ITSQA_* variables applied (ITSQA_CORPUS, ITSQA_INDEX, ITSQA_MODEL,
-    ITSQA_RERANKER)."""
+    """Settings with the ITSQA_* variables applied (ITSQA_CORPUS, ITSQA_INDEX, ITSQA_STORE,
+    ITSQA_MODEL, ITSQA_RERANKER)."""
     env = dict(os.environ) if env is None else env
     model = env.get("ITSQA_MODEL")
     reranker = env.get("ITSQA_RERANKER")
     return Settings(
         corpus_dir=Path(env.get("ITSQA_CORPUS") or "corpus"),
         index_dir=Path(env.get("ITSQA_INDEX") or "index"),
+        store=env.get("ITSQA_STORE") or "",
         model_path=Path(model) if model else None,
         reranker=Path(reranker) if reranker else None,
     )

@@ -45,3 +45,7 @@ class SourceChangedError(ItsqaError):
 
 class NoIndexError(ItsqaError):
     """No index can be opened yet (no sources, or the build failed)."""
+
+
+class StoreError(ItsqaError):
+    """The index's store (a Qdrant server or folder) cannot be reached or refused a request."""

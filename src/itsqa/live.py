@@ -79,7 +79,7 @@ class LiveIndex:
 
     def _wrap(self, retriever: Retriever) -> Retriever:
         """The retriever with the encoder every generation shares (the model loads once)."""
-        return Retriever(retriever.settings, retriever.index, self._shared_encoder)
+        return type(retriever)(retriever.settings, retriever.index, self._shared_encoder)
 
     @property
     def retriever(self) -> Retriever:

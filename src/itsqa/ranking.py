@@ -241,7 +241,7 @@ class Ranker:
 
         tokens = query.tokens or self._encoder().tokens([query.text])[0]
         df = self.index.wordpiece_df
-        n = len(self.index.chunks)
+        n = self.index.passage_count
         got = np.clip(df[np.clip(tokens.ids, 0, len(df) - 1)], 0, n).astype(np.float64)
         weights = np.log((n - got + 0.5) / (got + 0.5) + 1.0) * tokens.content
         out = np.zeros(len(rows))

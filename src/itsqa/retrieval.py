@@ -85,8 +85,14 @@ class Retriever:
         """
         mode = mode or self.settings.mode
         mask = self.scope_mask(scope)
+        return self.answer(self.read(question), k, mode, highlight, mask)
+
+    def answer(self, query: Query, k: int, mode: str, highlight: bool = True,
+               mask: Any = None) -> Answer:
+        """`ask` for a question already read, the candidates limited by `mask` (a boolean
+        mask over the passages, None for all)."""
+        question = query.typed
         n = len(self.index.chunks) if mask is None else int(mask.sum())
-        query = self.read(question)
         depth = max(100, 4 * k)
         ranking = self.ranker.rank(query, mode, depth, mask)
         top_sim = ranking.top_similarity

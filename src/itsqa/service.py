@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import store
-from .build import BuildReport, ProgressFactory, check_paths, update_index
+from .build import BuildReport, ProgressFactory, check_paths, publish_folder, update_index
 from .changes import Plan, check
 from .config import Settings
 from .embedding import load_encoder
@@ -88,6 +88,8 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
     """
     spec = model_spec(settings)
     say = note or (lambda _m: None)
+    if settings.store:
+        return _open_store(settings, refresh, say, progress, warm)
     report, stale = _bring_up_to_date(settings, say, progress) if refresh else (None, False)
     try:
         loaded = store.load(settings.index_dir, model_key=spec.key)
@@ -110,3 +112,22 @@ def open_index(settings: Settings, *, refresh: bool = True, note: Note | None = 
                           lambda: load_encoder(spec, settings.index_dir, export=export, note=say,
                                                prepack=warm))
     return Opened(retriever, report, stale)
+
+
+def _open_store(settings: Settings, refresh: bool, say: Note, progress: ProgressFactory | None,
+                warm: bool) -> Opened:
+    """`open_index` for a Qdrant store: where the corpus is here, the index folder is brought up
+    to date and published first; elsewhere the store answers as it is."""
+    from .qdrant_search import StoreRetriever, open_store
+
+    spec = model_spec(settings)
+    report = None
+    if refresh and settings.corpus_dir.is_dir():
+        report, _ = _bring_up_to_date(settings, say, progress)
+        publish_folder(settings, say)
+    index = open_store(settings, spec.key)
+    export = refresh and _writable(settings)
+    retriever = StoreRetriever(settings, index,
+                               lambda: load_encoder(spec, settings.index_dir, export=export,
+                                                    note=say, prepack=warm))
+    return Opened(retriever, report, False)

@@ -47,12 +47,18 @@ def source_text(index: LoadedIndex, corpus_dir: Any, name: str) -> SourceText:
     if not isinstance(meta, dict):
         raise UnknownSourceError(f"no source is named {name!r} in the index: `itsqa sources` "
                                  "lists the names")
-    text = index.texts.get(name)
-    if text is None:
-        text = _read_indexed_file(corpus_dir, name, meta)
+    text = indexed_text(index, corpus_dir, name)
     passages = [{"start": c.start, "end": c.end, "page": c.page, "section": c.heading}
-                for c in index.chunks if c.source == name]
+                for c in index.chunks_of(name)]
     return SourceText(name, display_path(corpus_dir, name), meta, text, passages)
+
+
+def indexed_text(index: LoadedIndex, corpus_dir: Any, name: str) -> str:
+    """The text of source `name` as the index read it: HTML and PDF text from the index, a text
+    file's from the corpus (SourceChangedError if it changed since)."""
+    text = index.texts.get(name)
+    return text if text is not None else _read_indexed_file(corpus_dir, name,
+                                                             index.sources.get(name, {}))
 
 
 def _read_indexed_file(corpus_dir: Any, name: str, meta: dict[str, Any]) -> str:

@@ -150,6 +150,18 @@ class LoadedIndex:
     similar_sims: Any  # numpy, the same shape: their cosines (0 where there is none)
     tokens: TokenData
     _texts: dict[str, str] | None = None
+    # Passages of the whole corpus where this holds only some (a store's candidates for one
+    # question): idf over word pieces counts them all.
+    total: int | None = None
+
+    @property
+    def passage_count(self) -> int:
+        """How many passages the corpus has (idf counts them)."""
+        return self.total if self.total is not None else len(self.chunks)
+
+    def chunks_of(self, name: str) -> list[ChunkRecord]:
+        """The passages of source `name`, in order."""
+        return [c for c in self.chunks if c.source == name]
 
     @property
     def texts(self) -> dict[str, str]:
