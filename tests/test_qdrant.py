@@ -11,6 +11,7 @@ import pytest
 
 from itsqa import qdrant_store
 from itsqa.build import update_index
+from itsqa.config import Settings
 from itsqa.errors import BadIndexError, StoreError, UsageError
 from itsqa.model import model_spec
 from itsqa.service import open_index
@@ -173,3 +174,62 @@ def test_a_store_error_is_a_store_error(tmp_path):
     addr = qdrant_store.parse_address("qdrant://127.0.0.1:9/x")
     with pytest.raises(StoreError, match="failed while"):
         qdrant_store.opened_collection(addr.url, "k", {})
+
+
+def test_mcp_tools_work_unchanged_against_the_store(tmp_path, monkeypatch, corpus_copy,
+                                                    fake_encoder):
+    import asyncio
+
+    from mcp import Client
+
+    from itsqa.answer import ask_json
+    from itsqa.live import LiveIndex
+    from itsqa.mcp_server import build_server
+
+    from .test_mcp import _session
+
+    monkeypatch.chdir(tmp_path)
+    s = Settings(corpus_dir=Path("corpus"), index_dir=Path("index"),
+                 store=f"qdrant://{tmp_path / 'q'}")
+    live = LiveIndex(s)
+    assert type(live.retriever).__name__ == "StoreRetriever"
+    folder = open_index(replace(s, store=""), refresh=False).retriever
+
+    def expected(question: str):
+        return ask_json(folder.ask(question))
+
+    async def run() -> None:
+        async with Client(build_server(live)) as client:
+            await _session(client, corpus_copy, expected)
+
+    asyncio.run(run())
+
+
+def test_serve_answers_from_the_store_and_follows_a_build_published_elsewhere(
+        corpus_copy, tmp_path, fake_encoder):
+    import threading
+
+    from .helpers import client_for
+
+    s = _store_settings(corpus_copy, tmp_path)
+    update_index(s)
+    away = replace(s, corpus_dir=tmp_path / "no-corpus", index_dir=tmp_path / "no-index")
+    client, live = client_for(away)  # a second machine: the store alone
+    folder = open_index(replace(s, store=""), refresh=False).retriever
+    got = client.get("/api/ask", params={"q": QUESTIONS[0]}).json()
+    assert [(r["name"], r["start"]) for r in got["results"]] == [
+        (n, a) for n, a, _ in _top(folder, QUESTIONS[0])]
+    first = got["results"][0]
+    cited = client.get("/api/passage", params={"source": first["name"], "start": first["start"],
+                                               "end": first["end"]}).json()
+    assert cited["text"] == first["text"]
+    (corpus_copy / "2025-okapi.txt").write_text("Okapi diplomacy is the newest lever.\n",
+                                                encoding="utf-8")
+    update_index(s)  # built and published where the corpus is
+    done: list[bool] = []
+    t = threading.Thread(target=lambda: done.append(live.refresh()))  # as the server's timer
+    t.start()
+    t.join()
+    assert done == [True]
+    fresh = client.get("/api/ask", params={"q": "okapi diplomacy", "k": 1}).json()
+    assert fresh["results"][0]["name"] == "2025-okapi.txt"

@@ -120,6 +120,8 @@ class LiveIndex:
         was swapped in. A failure is kept for status() and leaves the current index in force."""
         with self._refresh_lock:
             try:
+                if self.settings.store and not self.settings.corpus_dir.is_dir():
+                    return self._follow_store()
                 plan, manifest = check(self.settings)
                 self._checked_at = time.time()
                 if plan.up_to_date and manifest is not None and self._retriever is not None:
@@ -140,6 +142,23 @@ class LiveIndex:
             self._error = ""
             self._refreshed_at = time.time()
             return True
+
+    def _follow_store(self) -> bool:
+        """Without the corpus here, a store's index changes when its alias moves (a build
+        published elsewhere): open the new one then."""
+        from .qdrant_store import store_generation
+
+        self._checked_at = time.time()
+        r = self._retriever
+        if r is not None and store_generation(self.settings.store) == r.index.path.name:
+            return False
+        fresh = self._wrap(open_index(self.settings, refresh=False, note=self._note).retriever)
+        with self._lock:
+            self._retriever = fresh
+            self._cache.clear()
+        self._error = ""
+        self._refreshed_at = time.time()
+        return True
 
     def start(self, interval: float = 2.0) -> None:
         """Check the sources every `interval` seconds in a background thread."""

@@ -137,6 +137,14 @@ def alias_target(c: Any, alias: str) -> str | None:
                 None)
 
 
+def store_generation(store_url: str) -> str | None:
+    """The collection the store's alias points at now (None when there is none)."""
+    addr = parse_address(store_url)
+    c = client(addr)
+    with talking(addr, "checking the index"):
+        return alias_target(c, addr.collection)
+
+
 def point_id(source: str, start: int, end: int, embed_hash: str) -> str:
     """A passage's point id: stable while its source, range and content stay the same."""
     return str(uuid.uuid5(_NAMESPACE, f"{source}\0{start}\0{end}\0{embed_hash}"))
