@@ -20,6 +20,7 @@ import bench
 import crosscorpus
 import load
 import mcp_bench
+import qdrant_bench
 import scale
 import structure
 from common import CRANFIELD, ROOT, replace_between, stamp, table, write_atomic
@@ -140,6 +141,10 @@ def part_scaling() -> Part:
                      baseline=scale.BEFORE)
 
 
+def part_store() -> Part:
+    return qdrant_bench.run(["its", "pydocs"])
+
+
 PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "questions": ("## The project's question set", part_questions),
     "outside": ("## Outside-style questions", part_outside),
@@ -151,6 +156,7 @@ PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "mcp": ("## `itsqa mcp` (MCP over stdio)", part_mcp),
     "build": ("## Index build throughput", part_build),
     "scaling": ("## Large folders", part_scaling),
+    "store": ("## The Qdrant store", part_store),
 }
 
 

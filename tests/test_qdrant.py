@@ -43,18 +43,21 @@ def _alias(settings) -> str | None:
     return qdrant_store.alias_target(qdrant_store.client(addr), addr.collection)
 
 
-@pytest.mark.parametrize("url, collection, path", [
-    ("qdrant:///tmp/q", "itsqa", Path("/tmp/q")),
-    ("qdrant://db.example:6334/policy", "policy", None),
-    ("qdrant://localhost", "itsqa", None),
+@pytest.mark.parametrize("url, collection, path, shards, replicas", [
+    ("qdrant:///tmp/q", "itsqa", Path("/tmp/q"), None, None),
+    ("qdrant://db.example:6334/policy", "policy", None, None, None),
+    ("qdrant://localhost", "itsqa", None, None, None),
+    ("qdrant://db.example/its?shards=6&replicas=2", "its", None, 6, 2),
 ])
-def test_store_addresses(url, collection, path):
+def test_store_addresses(url, collection, path, shards, replicas):
     a = qdrant_store.parse_address(url)
-    assert (a.collection, a.path) == (collection, path)
+    assert (a.collection, a.path, a.shards, a.replicas) == (collection, path, shards, replicas)
 
 
 @pytest.mark.parametrize("url", ["http://localhost:6333/x", "qdrant://", "qdrant:///",
-                                 "qdrant://h:port/x", "qdrant://h/bad name"])
+                                 "qdrant://h:port/x", "qdrant://h/bad name",
+                                 "qdrant://h/x?shards=0", "qdrant://h/x?shards=two",
+                                 "qdrant://h/x?colour=red"])
 def test_bad_store_addresses_are_usage_errors(url):
     with pytest.raises(UsageError):
         qdrant_store.parse_address(url)

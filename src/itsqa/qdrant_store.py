@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import BadIndexError, ItsqaError, NoIndexError, StoreError, UsageError
 from .store import LoadedIndex
@@ -57,15 +57,19 @@ class Address:
     host: str | None = None
     port: int | None = None
     path: Path | None = None
+    shards: int | None = None  # for the collections a publish creates (None: the server's)
+    replicas: int | None = None
 
 
 def parse_address(url: str) -> Address:
-    """The store at `url` (qdrant://HOST[:PORT][/COLLECTION] or qdrant:///PATH).
+    """The store at `url` (qdrant://HOST[:PORT][/COLLECTION][?shards=N&replicas=N] or
+    qdrant:///PATH).
 
     Raises:
         UsageError: not a Qdrant address, or a malformed one.
     """
     parts = urlsplit(url)
+    options = _options(url, parts.query)
     usage = "use qdrant://HOST:PORT/COLLECTION for a server or qdrant:///PATH for a local folder"
     if parts.scheme != "qdrant":
         raise UsageError(f"unknown store {url!r}: {usage}")
@@ -81,7 +85,20 @@ def parse_address(url: str) -> Address:
         port = parts.port or 6333
     except ValueError as exc:
         raise UsageError(f"the port in {url!r} is not a number: {usage}") from exc
-    return Address(url, name, host=parts.hostname, port=port)
+    return Address(url, name, host=parts.hostname, port=port, shards=options.get("shards"),
+                   replicas=options.get("replicas"))
+
+
+def _options(url: str, query: str) -> dict[str, int]:
+    """shards= and replicas= from the address's query: positive whole numbers."""
+    out: dict[str, int] = {}
+    for key, values in parse_qs(query, keep_blank_values=True).items():
+        if key not in ("shards", "replicas"):
+            raise UsageError(f"unknown option {key!r} in {url!r}: shards= and replicas= are known")
+        if len(values) != 1 or not values[0].isdigit() or int(values[0]) < 1:
+            raise UsageError(f"{key}= in {url!r} must be a whole number of at least 1")
+        out[key] = int(values[0])
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
@@ -192,7 +209,7 @@ def publish(store_url: str, loaded: LoadedIndex, texts: Callable[[], dict[str, s
             if col.name.startswith(f"{addr.collection}--") and col.name != current:
                 c.delete_collection(col.name)
         note(f"publishing the index to {addr.url} ({len(loaded.chunks)} passages)")
-        _create(c, target, loaded)
+        _create(c, target, loaded, addr)
         from .qdrant_points import meta_points, passage_points
 
         for batch in _batches(passage_points(loaded)):
@@ -220,9 +237,11 @@ def stamp(manifest: dict[str, Any], generation: str, passages: int) -> dict[str,
             "model": manifest.get("model", {}), "chunking": manifest.get("chunking", {})}
 
 
-def _create(c: Any, name: str, loaded: LoadedIndex) -> None:
+def _create(c: Any, name: str, loaded: LoadedIndex, addr: Address) -> None:
     from qdrant_client import models
 
+    layout = {k: v for k, v in (("shard_number", addr.shards),
+                                ("replication_factor", addr.replicas)) if v is not None}
     dim = int(loaded.manifest["model"]["dimension"])
     multi = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
     c.create_collection(
@@ -237,6 +256,7 @@ def _create(c: Any, name: str, loaded: LoadedIndex) -> None:
         },
         sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
         metadata={"itsqa": stamp(loaded.manifest, loaded.path.name, len(loaded.chunks))},
+        **layout,
     )
     if not hasattr(c, "_client") or type(c._client).__name__ != "QdrantLocal":
         for field, schema in (("kind", models.PayloadSchemaType.KEYWORD),
