@@ -236,3 +236,20 @@ def test_serve_answers_from_the_store_and_follows_a_build_published_elsewhere(
     assert done == [True]
     fresh = client.get("/api/ask", params={"q": "okapi diplomacy", "k": 1}).json()
     assert fresh["results"][0]["name"] == "2025-okapi.txt"
+
+
+def test_sources_and_list_sources_come_from_the_store_without_the_corpus(
+        corpus_copy, tmp_path, fake_encoder, runner):
+    import json
+
+    s = _store_settings(corpus_copy, tmp_path)
+    update_index(s)
+    qdrant_store.close_clients()
+    here = invoke(runner, ["sources", "--json", "--corpus", str(corpus_copy), "--index",
+                           str(tmp_path / "index")])
+    away = invoke(runner, ["sources", "--json", "--store", s.store, "--corpus",
+                           str(tmp_path / "no-corpus")])
+    assert away.exit_code == 0, away.output
+    keep = ("name", "title", "publisher", "date", "chunks", "status")
+    rows = [[{k: r[k] for k in keep} for r in json.loads(x.stdout)] for x in (here, away)]
+    assert rows[0] == rows[1] and len(rows[1]) == 5

@@ -47,7 +47,10 @@ def _statuses(p: Any, indexed: dict[str, Any], skipped: dict[str, Any]) -> dict[
 
 def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
     """Every source in the corpus (and every indexed one no longer there), with its status, and
-    the warnings about files that cannot be sources."""
+    the warnings about files that cannot be sources. With a store and no corpus here, the
+    sources the store's index holds."""
+    if settings.store and not settings.corpus_dir.is_dir():
+        return _stored(settings), []
     p, manifest = check(settings)
     indexed: dict[str, Any] = {}
     if manifest is not None:
@@ -72,3 +75,20 @@ def list_sources(settings: Settings) -> tuple[list[SourceRow], list[str]]:
                     and isinstance(skipped.get(name), dict) else ""),
         ))
     return rows, p.warnings
+
+
+def _stored(settings: Settings) -> list[SourceRow]:
+    """The sources of the index in the Qdrant store `settings.store`, all "indexed"."""
+    from .model import model_spec
+    from .qdrant_store import opened_collection, read_meta
+
+    c, addr, collection, _ = opened_collection(settings.store, model_spec(settings).key,
+                                               settings.chunking.as_dict())
+    sources: dict[str, Any] = read_meta(c, addr, collection, ["sources"]).get("sources", {})
+    return [SourceRow(name=name, status="indexed", title=m.get("title", ""),
+                      publisher=m.get("publisher", ""), date=m.get("date", ""),
+                      url=m.get("url", ""), format=m.get("format", ""), chunks=m.get("chunks"),
+                      furniture_chars=int(m.get("furniture_chars", 0)),
+                      furniture=tuple(tuple(x) for x in m.get("furniture", [])))
+            for name, m in sorted(sources.items())]
+

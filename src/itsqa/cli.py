@@ -223,6 +223,7 @@ def _too_long(retriever: Any, q: str, limit: int) -> bool:
 @cli.command("sources")
 @corpus_option
 @index_option
+@store_option
 @json_option
 @click.pass_context
 def sources_cmd(ctx: click.Context, corpus: Path | None, index_dir: Path | None,

@@ -308,14 +308,18 @@ def opened_collection(store_url: str, model_key: str, chunking: dict[str, Any]
     return c, addr, target, meta
 
 
-def read_meta(c: Any, addr: Address, collection: str) -> dict[str, Any]:
-    """The meta parts of `collection`, each joined and parsed: {part: value}."""
+def read_meta(c: Any, addr: Address, collection: str, parts: list[str] | None = None
+              ) -> dict[str, Any]:
+    """The meta parts of `collection` (those named in `parts`, else all), each joined and
+    parsed: {part: value}."""
     from qdrant_client import models
 
     pieces: dict[str, dict[int, str]] = {}
     offset = None
-    flt = models.Filter(must=[models.FieldCondition(key="kind",
-                                                    match=models.MatchValue(value="meta"))])
+    must: list[Any] = [models.FieldCondition(key="kind", match=models.MatchValue(value="meta"))]
+    if parts is not None:
+        must.append(models.FieldCondition(key="part", match=models.MatchAny(any=parts)))
+    flt = models.Filter(must=must)
     with talking(addr, "reading the index"):
         while True:
             points, offset = c.scroll(collection, scroll_filter=flt, limit=256, offset=offset,
