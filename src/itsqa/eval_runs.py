@@ -124,7 +124,8 @@ def open_beir(settings: Settings, folder: Path, index_dir: Path | None,
     ds = load_beir(folder)
     cache = index_dir if index_dir is not None else beir_cache(folder)
     mapping = materialise(ds, cache / "corpus")
-    bsettings = settings.with_paths(cache / "corpus", cache / "index")
+    # a BEIR collection has its own index folder; it is never published to the user's store
+    bsettings = replace(settings.with_paths(cache / "corpus", cache / "index"), store="")
     update_index(bsettings, progress=progress, note=note)
     return ds, open_index(bsettings, note=note, warm=True).retriever, mapping, cache
 
