@@ -104,6 +104,12 @@ class IndexCache:
             self._stems[row] = [frozenset(lexical.tokenize(text[s:e], stops)) for s, e in spans]
         return self._stems[row]
 
+    def prefetch_tokens(self, rows: list[int]) -> None:
+        """Where the token vectors live in a store, read those of `rows` in one request."""
+        fetch = getattr(self.index.tokens, "prefetch", None)
+        if fetch is not None:
+            fetch([r for r in rows if r not in self._tokens])
+
     def token_vectors(self, row: int) -> Any:
         """Passage `row`'s token vectors as float32, kept for the TOKENS_KEPT passages asked
         about most recently (late interaction reads the same few passages question after

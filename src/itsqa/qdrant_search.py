@@ -2,7 +2,8 @@
 from the corpus-wide tables the store keeps (stems' document frequencies, expansion terms).
 Then Qdrant finds the candidates: the best `CANDIDATES` passages by dense MAX_SIM over each
 passage's vectors and the best by its own BM25 (sparse vectors, IDF in the server), in one
-batch; their vectors and payloads come back in a second call and their BM25 scores in a third.
+batch; their payloads and dense vectors come back in a second call, their BM25 scores in a
+third, and the token vectors of the few that late interaction re-scores in a fourth.
 The candidates become a small in-memory index, and the ranking, fusion, re-scoring, folding and
 highlighting of retrieval.py run on it unchanged: z-scores are taken over the candidates
 instead of every passage, the one difference from the index folder (none where the candidates
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .answer import Answer
 from .config import Settings
@@ -225,7 +226,7 @@ def _fetch_candidates(ix: QdrantIndex, vector: Any, sparse: Any, sources: list[s
         found = ix.client.query_batch_points(ix.collection, requests)
         ids = list(dict.fromkeys(p.id for r in found for p in r.points))
         points = ix.client.retrieve(ix.collection, ids, with_payload=True,
-                                    with_vectors=["dense", "tokens"]) if ids else []
+                                    with_vectors=["dense"]) if ids else []
         lex: dict[Any, float] = {}
         if sparse is not None and ids:
             only = models.Filter(must=[models.HasIdCondition(has_id=ids)])
@@ -235,13 +236,43 @@ def _fetch_candidates(ix: QdrantIndex, vector: Any, sparse: Any, sources: list[s
     return sorted(points, key=lambda p: p.payload["row"]), lex
 
 
+class RemoteTokens:
+    """The candidates' token vectors, read from the store when first needed: only the few
+    passages late interaction re-scores are, in one request (see `prefetch`)."""
+
+    def __init__(self, ix: QdrantIndex, ids: list[Any]) -> None:
+        self._ix, self._ids = ix, ids
+        self._got: dict[int, Any] = {}
+
+    def prefetch(self, rows: list[int]) -> None:
+        """Read the token vectors of candidates `rows` not read yet."""
+        import numpy as np
+
+        wanted = [r for r in dict.fromkeys(rows) if r not in self._got]
+        if not wanted:
+            return
+        assert self._ix.address is not None
+        with talking(self._ix.address, "reading token vectors"):
+            found = self._ix.client.retrieve(self._ix.collection, [self._ids[r] for r in wanted],
+                                             with_payload=False, with_vectors=["tokens"])
+        by_id = {p.id: (p.vector or {}).get("tokens") or [] for p in found}
+        dim = int(self._ix.manifest["model"]["dimension"])
+        for r in wanted:
+            self._got[r] = np.asarray(by_id.get(self._ids[r], []), dtype=np.float32).reshape(-1, dim)
+
+    def passage(self, row: int) -> Any:
+        """Candidate `row`'s token vectors (float32)."""
+        self.prefetch([row])
+        return self._got[row]
+
+
 def candidate_index(base: QdrantIndex, points: list[Any], lex: dict[Any, float]) -> LoadedIndex:
     """The candidates as an index of their own (rows in store order), with the store's
     corpus-wide tables and each candidate's BM25 score preset."""
     import numpy as np
 
     local = {int(p.payload["row"]): i for i, p in enumerate(points)}
-    passage_vecs, sentence_vecs, sentences, tokens = [], [], [], []
+    passage_vecs, sentence_vecs, sentences = [], [], []
     similar = np.full((len(points), COUNT), -1, dtype=np.int64)
     sims = np.zeros((len(points), COUNT))
     for i, p in enumerate(points):
@@ -250,16 +281,12 @@ def candidate_index(base: QdrantIndex, points: list[Any], lex: dict[Any, float])
         for (start, end, key), vec in zip(p.payload["sentences"], dense[1:], strict=True):
             sentences.append(SentenceRow(i, start, end, key))
             sentence_vecs.append(vec)
-        tokens.append(np.asarray(p.vector.get("tokens") or [], dtype=np.float16))
         near = [(local[r], s) for r, s in p.payload["similar"] if r in local][:COUNT]
         for j, (r, s) in enumerate(near):
             similar[i, j], sims[i, j] = r, s
     dim = int(base.manifest["model"]["dimension"])
     emb = np.asarray(passage_vecs + sentence_vecs, dtype=np.float32).reshape(-1, dim)
     vector_rows = np.array(list(range(len(points))) + [s.row for s in sentences], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])]).astype(np.int64)
-    token_rows = np.concatenate([t.reshape(-1, dim) for t in tokens]) if tokens \
-        else np.zeros((0, dim), np.float16)
     preset = np.array([lex.get(p.id, 0.0) for p in points], dtype=np.float32)
     t = base.bm25
     return LoadedIndex(
@@ -269,6 +296,7 @@ def candidate_index(base: QdrantIndex, points: list[Any], lex: dict[Any, float])
                         preset=preset),
         sentences=SentenceTable.of(sentences), vector_rows=vector_rows,
         dense=DenseVectors(emb, vector_rows), wordpiece_df=base.wordpiece_df,
-        similar_rows=similar, similar_sims=sims, tokens=TokenData(token_rows, offsets),
+        similar_rows=similar, similar_sims=sims,
+        tokens=cast(Any, RemoteTokens(base, [p.id for p in points])),  # duck-typed TokenData
         _texts=base.texts, total=len(base.chunks))
 

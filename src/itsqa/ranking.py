@@ -248,6 +248,7 @@ class Ranker:
         if not weights.sum() > 0:
             return out
         weights /= weights.sum()
+        self.cache.prefetch_tokens(rows)
         stored = [self.cache.token_vectors(r) for r in rows]
         held = [i for i, v in enumerate(stored) if len(v)]
         if not held:
