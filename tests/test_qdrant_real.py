@@ -57,3 +57,52 @@ def test_every_question_of_the_set_gets_the_same_top_five(tmp_path: Path) -> Non
         assert not differ, differ
     finally:
         qdrant_store.close_clients()
+
+
+def test_a_publish_killed_with_sigkill_leaves_the_alias_on_the_old_index(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import clean_env
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    url = f"qdrant://{tmp_path / 'q'}"
+    first = run_itsqa(tmp_path, "index", "--store", url)
+    assert first.returncode == 0, first.stderr
+    collections = tmp_path / "q" / "collection"
+    old = {p.name for p in collections.iterdir()}
+    for i in range(4):  # enough new passages that the upload takes a while
+        for src in (tmp_path / "corpus").glob("*.txt"):
+            (tmp_path / "corpus" / f"copy{i}").mkdir(exist_ok=True)
+            (tmp_path / "corpus" / f"copy{i}" / src.name).write_text(
+                f"Copy {i}.\n\n" + src.read_text(encoding="utf-8"), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "itsqa", "index", "--store", url],
+                            cwd=tmp_path, env=clean_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not ({p.name for p in collections.iterdir()} - old):
+        assert proc.poll() is None, "the build ended before its publish could be caught"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)  # the new collection exists; the alias has not moved
+    proc.wait()
+    try:
+        addr = qdrant_store.parse_address(url)
+        c = qdrant_store.client(addr)
+        assert qdrant_store.alias_target(c, addr.collection) in old
+        assert len(c.get_collections().collections) == 2  # the old one and the half-written one
+    finally:
+        qdrant_store.close_clients()
+    again = run_itsqa(tmp_path, "index", "--store", url)
+    assert again.returncode == 0, again.stderr
+    try:
+        c = qdrant_store.client(addr)
+        assert qdrant_store.alias_target(c, addr.collection) not in old
+        stored = open_index(Settings(corpus_dir=tmp_path / "none", index_dir=tmp_path / "none",
+                                     store=url)).retriever
+        assert len(stored.index.chunks) > 47 * 4
+    finally:
+        qdrant_store.close_clients()
