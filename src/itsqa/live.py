@@ -136,12 +136,16 @@ class LiveIndex:
                 return False
             finally:
                 self._refreshing = False
-            with self._lock:
-                self._retriever = fresh
-                self._cache.clear()
-            self._error = ""
-            self._refreshed_at = time.time()
-            return True
+            return self._swap_in(fresh)
+
+    def _swap_in(self, fresh: Retriever) -> bool:
+        """Answer from `fresh` from now on (the answers remembered are dropped)."""
+        with self._lock:
+            self._retriever = fresh
+            self._cache.clear()
+        self._error = ""
+        self._refreshed_at = time.time()
+        return True
 
     def _follow_store(self) -> bool:
         """Without the corpus here, a store's index changes when its alias moves (a build
@@ -152,13 +156,8 @@ class LiveIndex:
         r = self._retriever
         if r is not None and store_generation(self.settings.store) == r.index.path.name:
             return False
-        fresh = self._wrap(open_index(self.settings, refresh=False, note=self._note).retriever)
-        with self._lock:
-            self._retriever = fresh
-            self._cache.clear()
-        self._error = ""
-        self._refreshed_at = time.time()
-        return True
+        return self._swap_in(self._wrap(open_index(self.settings, refresh=False,
+                                                   note=self._note).retriever))
 
     def start(self, interval: float = 2.0) -> None:
         """Check the sources every `interval` seconds in a background thread."""
