@@ -116,11 +116,8 @@ def talking(addr: Address, doing: str) -> Iterator[None]:
     except ItsqaError:
         raise
     except (ApiException, OSError, RuntimeError, ValueError, KeyError, TimeoutError) as exc:
-        hint = ""
-        if addr.path is not None and "already accessed" in str(exc):
-            hint = " (local mode lets one process open a folder at a time: use a server to share)"
         raise StoreError(f"the Qdrant store {addr.url} failed while {doing}: "
-                         f"{_first_line(exc)}{hint}") from exc
+                         f"{_first_line(exc)}") from exc
 
 
 _CLIENTS: dict[str, Any] = {}
