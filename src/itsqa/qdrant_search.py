@@ -91,6 +91,16 @@ class QdrantIndex(LoadedIndex):
         assert self.expansion_terms is not None
         return self.expansion_terms
 
+    @property
+    def texts(self) -> dict[str, str]:
+        """Every source's text as indexed (read from the store on first use: the source view,
+        a cited range and the peers need it, an ask does not)."""
+        if self._texts is None:
+            assert self.address is not None
+            self._texts = read_meta(self.client, self.address, self.collection,
+                                    ["texts"]).get("texts", {})
+        return self._texts
+
     def chunks_of(self, name: str) -> list[ChunkRecord]:
         from qdrant_client import models
 
@@ -126,7 +136,8 @@ def open_store(settings: Settings, model_key: str) -> QdrantIndex:
 
     c, addr, collection, meta = opened_collection(settings.store, model_key,
                                                   settings.chunking.as_dict())
-    parts = read_meta(c, addr, collection)
+    parts = read_meta(c, addr, collection, ["manifest", "sources", "lexicon", "terms",
+                                            "wordpiece_df"])
     lex, terms = parts["lexicon"], parts["terms"]
     df = decode_array(lex["df"])
     indptr = np.concatenate([[0], np.cumsum(df)])
@@ -142,7 +153,7 @@ def open_store(settings: Settings, model_key: str) -> QdrantIndex:
         wordpiece_df=decode_array(parts["wordpiece_df"]),
         similar_rows=np.zeros((0, COUNT), np.int64), similar_sims=np.zeros((0, COUNT)),
         tokens=TokenData(np.zeros((0, dim), np.float16), np.zeros(1, np.int64)),
-        _texts=parts["texts"], client=c, address=addr, collection=collection,
+        client=c, address=addr, collection=collection,
         expansion_terms=Terms(terms["words"], terms["stems"],
                               decode_array(terms["vectors"]).astype(np.float32)))
     ix.chunks = RemoteChunks(ix.fetch, int(meta["passages"]))  # type: ignore[assignment]
@@ -298,5 +309,5 @@ def candidate_index(base: QdrantIndex, points: list[Any], lex: dict[Any, float])
         dense=DenseVectors(emb, vector_rows), wordpiece_df=base.wordpiece_df,
         similar_rows=similar, similar_sims=sims,
         tokens=cast(Any, RemoteTokens(base, [p.id for p in points])),  # duck-typed TokenData
-        _texts=base.texts, total=len(base.chunks))
+        total=len(base.chunks))  # no texts: ranking and citing a question never reads them
 
