@@ -127,9 +127,14 @@ class Bm25Tables:
 
 def build_tables(texts: Sequence[str], stopwords: list[str] | None = None) -> Bm25Tables:
     """Index `texts` with bm25s (Lucene BM25, k1=1.5, b=0.75)."""
+    import logging
+
     import bm25s
     import numpy as np
 
+    # bm25s sets its logger to DEBUG; where a root handler exists (the MCP SDK adds one in
+    # `itsqa serve`), every rebuild would print "Building index from tokens"
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     stops = frozenset(stopwords if stopwords is not None else default_stopwords())
     corpus = [tokenize(t, stops) or [""] for t in texts]
     retriever = bm25s.BM25(k1=K1, b=B)
