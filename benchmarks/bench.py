@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -37,10 +38,40 @@ print(json.dumps(ts))
 """
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+COLD = {**os.environ, "ITSQA_NO_HANDOFF": "1"}  # a cold ask, even if a server is running
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=COLD if env is None else env)
     return time.perf_counter() - t
+
+
+def _handed_over(itsqa: list[str], work: Path, runs: int) -> list[float]:
+    """`itsqa ask` timed while `itsqa serve` of the same index runs (the ask is handed to it)."""
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([*itsqa, "serve", "--port", str(port)], cwd=work,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        env = {k: v for k, v in os.environ.items() if k != "ITSQA_NO_HANDOFF"}
+        timed([*itsqa, "ask", QUESTION], work, env)  # the server's first answer warms it
+        return [timed([*itsqa, "ask", QUESTION], work, env) for _ in range(runs)]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
 
 
 def _row(label: str, values: list[float], unit: str = "s") -> list[str]:
@@ -72,22 +103,27 @@ def latency(runs: int = 7) -> Part:
         sources_t = [timed([*itsqa, "sources"], work) for _ in range(runs)]
         warm = json.loads(subprocess.run([sys.executable, "-c", WARM_CODE], cwd=work, check=True,
                                          capture_output=True, text=True).stdout)
+        handed = _handed_over(itsqa, work, runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    med_o, med_p = statistics.median(ours), statistics.median(peer)
+    med_o, med_p, med_h = (statistics.median(x) for x in (ours, peer, handed))
     md = "\n\n".join([
         f"Question \"{QUESTION}\" on the project corpus (index built and up to date), {runs} runs "
-        "of each, alternated; wall time of a whole new process.",
+        "of each, alternated; wall time of a whole new process. Cold asks run with "
+        "`ITSQA_NO_HANDOFF=1`; the handed-over ones while `itsqa serve` of the same index runs.",
         table(["what", "median", "min", "max"], [
             _row("`itsqa ask` (cold: new process)", ours),
+            _row("`itsqa ask` handed to a running `itsqa serve` (new process)", handed),
             _row("`itsqa ask --mode late` (cold)", late),
             _row("naive peer: import sentence-transformers, load MiniLM, FAISS flat search", peer),
             _row("`itsqa ask` warm (same process, 20 questions)", warm, "ms"),
             _row("`itsqa --help`", help_t),
             _row("`itsqa sources`", sources_t)]),
-        f"Cold ask / naive peer: **{med_o / med_p:.3f}×**; cold ask median **{med_o:.3f} s**."])
+        f"Cold ask / naive peer: **{med_o / med_p:.3f}×**; cold ask median **{med_o:.3f} s**. "
+        f"Handed over / naive peer: **{med_h / med_p:.3f}×**."])
     return md, {"cold_ask_s": med_o, "naive_s": med_p, "ratio": med_o / med_p,
-                "warm_ms": statistics.median(warm) * 1000}
+                "warm_ms": statistics.median(warm) * 1000, "handed_s": med_h,
+                "handed_ratio": med_h / med_p}
 
 
 def build_throughput(beir: Path | None) -> Part:

@@ -202,9 +202,11 @@ def headline(fig: dict[str, Any]) -> str:
         lines.append(_outside_by_kind(o, peers))
     s = fig.get("speed")
     if s:
+        handed = (f"; handed to a running `itsqa serve`, {s['handed_s']:.2f} s "
+                  f"({s['handed_ratio']:.3f}×)" if "handed_s" in s else "")
         lines.append(f"Speed: a cold `itsqa ask` takes {s['cold_ask_s']:.2f} s (median), "
                      f"{s['ratio']:.3f}× a naive sentence-transformers script measured in the same "
-                     f"run; inside one process {s['warm_ms']:.0f} ms.")
+                     f"run{handed}; inside one process {s['warm_ms']:.0f} ms.")
     big, small = (fig.get("scaling", {}).get(n) for n in ("pydocs-all", "its"))
     if big and small:
         lines.append(

@@ -130,12 +130,33 @@ def ask_json(answer: Answer, typed: str | None = None, stale: bool = False,
     """The JSON of `itsqa ask --json` (docs/json.md), as the CLI, the HTTP API and the MCP server
     give it: the question as typed (valid UTF-8), whether the index was stale, and the scope."""
     out = answer.as_json()
-    question = answer.question if typed is None else typed
-    # bytes that were not valid in the terminal's encoding (lone surrogates here) become U+FFFD
-    out["question"] = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in question)
+    out["question"] = shown_question(answer.question if typed is None else typed)
     out["stale"] = stale
     out["scope"] = scope.as_json() if scope is not None and scope.narrows else None
     return out
+
+
+def shown_question(typed: str) -> str:
+    """The question as typed, for JSON: bytes that were not valid in the terminal's encoding
+    (lone surrogates here) become U+FFFD."""
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in typed)
+
+
+def answer_from_json(found: dict[str, Any]) -> Answer:
+    """An Answer read back from the JSON of `ask_json` (a running server's), for printing."""
+    def cite(c: dict[str, Any]) -> Citation:
+        return Citation(c["source"], c["name"], c["title"], c["publisher"], c["date"],
+                        c.get("url", ""), int(c["start"]), int(c["end"]), c.get("page"),
+                        c.get("section", ""))
+
+    hits = tuple(Hit(int(h["rank"]), float(h["score"]), h["text"], cite(h),
+                     also_in=tuple(cite(a) for a in h["also_in"]),
+                     highlights=tuple((int(a), int(b)) for a, b in h["highlights"]))
+                 for h in found["results"])
+    return Answer(found["question"], hits, bool(found["confident"]), found.get("best_answer", ""),
+                  missing_words=tuple(found.get("missing_words", [])),
+                  corrections=tuple(Correction(c["typed"], c["read_as"])
+                                    for c in found.get("corrections", [])))
 
 
 class _Sentences(NamedTuple):

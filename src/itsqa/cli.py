@@ -27,7 +27,7 @@ from .cli_common import (
     warn,
     with_reranker,
 )
-from .config import debug_enabled, from_env
+from .config import Settings, debug_enabled, from_env
 from .errors import ItsqaError, UsageError
 from .jsonio import json_text
 from .question_text import clean_question
@@ -159,6 +159,8 @@ def ask_cmd(ctx: click.Context, words: tuple[str, ...], k: int, mode: str | None
         settings = replace(settings, spelling=False)
     question = _question_text(words)
     q = clean_question(question)
+    if not no_refresh and _handed_over(settings, question, q, k, mode, scope, as_json):
+        return
     with progress_bar(not as_json) as progress:
         opened = open_index(settings, refresh=not no_refresh, note=err, progress=progress)
     warn(opened.report.warnings if opened.report else [])  # what the refresh skipped or ignored
@@ -176,6 +178,29 @@ def ask_cmd(ctx: click.Context, words: tuple[str, ...], k: int, mode: str | None
     from .render import print_answer
 
     print_answer(answer)
+
+
+def _handed_over(settings: Settings, typed: str, q: str, k: int, mode: str | None,
+                 scope: Any, as_json: bool) -> bool:
+    """Whether a running `itsqa serve` of this index answered (and the answer was printed)."""
+    from .handoff import ask_running
+
+    found = ask_running(settings, q, k, mode, scope)
+    if found is None:
+        return False
+    from .answer import answer_from_json, display_path, shown_question
+
+    found["question"] = shown_question(typed)
+    for r in found["results"]:  # paths as this process would show them
+        for c in (r, *r["also_in"]):
+            c["source"] = display_path(settings.corpus_dir, c["name"])
+    if as_json:
+        click.echo(json_text(found))
+    else:
+        from .render import print_answer
+
+        print_answer(answer_from_json(found))
+    return True
 
 
 def _verify(index_dir: Path, as_json: bool) -> None:

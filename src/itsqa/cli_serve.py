@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from pathlib import Path
 
 import click
@@ -47,6 +48,7 @@ def serve_cmd(ctx: click.Context, host: str, port: int, corpus: Path | None,
     """Serve the question page and the HTTP API (builds the index on first use)."""
     import uvicorn
 
+    from .handoff import announce, withdraw
     from .live import LiveIndex
     from .server import create_app
 
@@ -56,9 +58,12 @@ def serve_cmd(ctx: click.Context, host: str, port: int, corpus: Path | None,
             "documents through it")
     live = LiveIndex(settings, note=err, progress=progress_lines())
     live.start(refresh_seconds)
-    app = create_app(live, port, (*LOOPBACK_NAMES, *allow_hosts), mcp=True)
+    token = secrets.token_hex(16)
+    app = create_app(live, port, (*LOOPBACK_NAMES, *allow_hosts), mcp=True, serving=token)
     err(f"itsqa is serving {settings.corpus_dir} at {url_for(host, port)} (Ctrl-C to stop)")
+    announced = announce(settings, port, token)  # `itsqa ask` hands questions over (handoff.py)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        withdraw(announced)
         live.stop()

@@ -178,9 +178,10 @@ def _mcp_app(live: LiveIndex) -> tuple[Any, Any]:
 
 
 def create_app(live: LiveIndex, port: int, names: Iterable[str] = ("localhost",),
-               mcp: bool = False) -> Any:
+               mcp: bool = False, serving: str = "") -> Any:
     """The ASGI application: pages, /api/*, /healthz, /openapi.json, and with `mcp` the MCP
-    tools at /mcp (Streamable HTTP)."""
+    tools at /mcp (Streamable HTTP). `serving`: the token this server announced in its index
+    folder for `itsqa ask` to hand questions over (handoff.py)."""
     mcp_app, lifespan = _mcp_app(live) if mcp else (None, None)
     app = FastAPI(title="itsqa", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", lifespan=lifespan,
@@ -207,7 +208,7 @@ def create_app(live: LiveIndex, port: int, names: Iterable[str] = ("localhost",)
                             status_code=500)
 
     add_pages(app, live)
-    add_api(app, live)
+    add_api(app, live, serving)
     app.mount("/static", StaticFiles(packages=[("itsqa", "web")]), name="static")
     if mcp_app is not None:
         app.mount("/mcp", mcp_app)
@@ -238,7 +239,7 @@ def add_pages(app: Any, live: LiveIndex) -> None:
         return _page("source.html")
 
 
-def add_api(app: Any, live: LiveIndex) -> None:
+def add_api(app: Any, live: LiveIndex, serving: str = "") -> None:
     """/api/ask, /api/sources, /api/source, /api/passage, /api/status and /healthz."""
     ask_lock = threading.Lock()  # one question at a time uses the model: the machine is small
 
@@ -247,9 +248,15 @@ def add_api(app: Any, live: LiveIndex) -> None:
                 k: Annotated[int, Query(ge=1, le=MAX_K)] = 5, mode: Mode | None = None,
                 source: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI's idiom)
                 publisher: Annotated[list[str], Query()] = [],  # noqa: B006
-                since: str | None = None, until: str | None = None) -> Any:
+                since: str | None = None, until: str | None = None, fresh: bool = False,
+                handoff: Annotated[str | None, Query(max_length=100)] = None) -> Any:
+        if handoff is not None and handoff != serving:  # an ask meant for another server
+            return JSONResponse({"error": "this is not the server that announced itself"},
+                                status_code=409)
         question = clean_question(q)
         scope = scope_from(source, publisher, since, until)
+        if fresh:  # as a cold `itsqa ask` does, and for one handed over (handoff.py)
+            live.refresh()
 
         def compute(r: Any) -> Any:
             with ask_lock:
