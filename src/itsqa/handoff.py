@@ -5,15 +5,13 @@ the question to it on the loopback, asking it to bring the index up to date firs
 cold ask does. Anything else — no server, another process or settings, a refused or failed
 request — and the ask runs cold as if no server were there. ITSQA_NO_HANDOFF=1 turns it off.
 
-Light on purpose: only the standard library, so that the handed-off ask imports nothing heavy."""
+Light on purpose: only the standard library, and urllib only once a server is found, so that an
+ask with no server running pays nothing for this, and a handed-off one imports nothing heavy."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-import urllib.parse
-import urllib.request
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,8 @@ def announce(settings: Settings, port: int, token: str) -> Path | None:
     `token` (which the server then requires, so that a server started later on the same port
     is never taken for this one); the path written, or None when the folder cannot be written
     (asks then run cold)."""
+    import tempfile
+
     folder = settings.index_dir
     body = json.dumps({"pid": os.getpid(), "port": port, "token": token,
                        "settings": fingerprint(settings)})
@@ -87,6 +87,9 @@ def ask_running(settings: Settings, question: str, k: int, mode: str | None,
     found = _server_for(settings)
     if found is None:
         return None
+    import urllib.parse
+    import urllib.request
+
     port, token = found
     params: list[tuple[str, str]] = [("q", question), ("k", str(k)), ("fresh", "true"),
                                      ("handoff", token)]
