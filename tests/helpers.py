@@ -3,13 +3,14 @@ Fixtures live in conftest.py; test files import from here."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,36 @@ def reseal(gen: Path, *names: str) -> None:
     (gen / store.MANIFEST).write_text(json.dumps(manifest))
     (gen.parent / store.CURRENT).write_text(json.dumps(
         {"generation": gen.name, "manifest": store.file_digest(gen / store.MANIFEST)}))
+
+
+@contextlib.contextmanager
+def serving(folder: Path, *args: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`itsqa serve` in a new process in `folder` on a free loopback port, answering (its
+    /healthz up) before the body runs; stopped with Ctrl-C (SIGINT) after it. Yields (port,
+    process)."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "itsqa", "serve", "--port", str(port), *args],
+                            cwd=folder, env=clean_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.5)
+        yield port, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+

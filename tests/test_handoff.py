@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 
 from itsqa import handoff
 
-from .helpers import CORPUS, clean_env, invoke, make_settings, run_itsqa
+from .helpers import CORPUS, invoke, make_settings, run_itsqa, serving
 
 
 def _free_port() -> int:
@@ -101,17 +99,7 @@ def test_ask_is_answered_by_a_running_server_in_process(corpus_copy, tmp_path, f
 @pytest.mark.slow
 def test_a_running_serve_answers_ask_as_a_cold_ask_would(tmp_path):
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "itsqa", "serve", "--port", str(port)],
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serving(tmp_path):
         assert (tmp_path / "index" / handoff.SERVING).exists()
         q = "what are the quantum priorities"
         handed = run_itsqa(tmp_path, "ask", q)
@@ -122,7 +110,4 @@ def test_a_running_serve_answers_ask_as_a_cold_ask_would(tmp_path):
             "Okapi diplomacy is the strategy's newest lever.\n", encoding="utf-8")
         fresh = json.loads(run_itsqa(tmp_path, "ask", "--json", "-k", "1", "okapi diplomacy").stdout)
         assert fresh["results"][0]["name"] == "2025-okapi.txt"  # brought up to date first
-    finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        proc.wait(timeout=60)
     assert not (tmp_path / "index" / handoff.SERVING).exists()  # withdrawn on the way out

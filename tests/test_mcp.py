@@ -17,7 +17,7 @@ from itsqa.config import Settings
 from itsqa.live import LiveIndex
 from itsqa.mcp_server import build_server
 
-from .helpers import BS, CORPUS, WIGGIN, clean_env, run_itsqa
+from .helpers import BS, CORPUS, WIGGIN, clean_env, run_itsqa, serving
 
 BAD_CALLS = [
     ("search", {"query": "x", "bogus": 1}, "unknown parameter 'bogus'"),
@@ -143,27 +143,13 @@ def test_over_stdio_as_an_assistant_launches_it(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_over_streamable_http_on_itsqa_serve(tmp_path) -> None:
-    import socket
-    import subprocess
-    import time
+    import urllib.error
     import urllib.request
 
     from mcp import Client
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "itsqa", "serve", "--port", str(port),
-                             "--refresh-seconds", "0.5"], cwd=tmp_path, env=clean_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serving(tmp_path, "--refresh-seconds", "0.5") as (port, _proc):
         cli = _cli_answer(tmp_path)
 
         async def run() -> None:
@@ -177,9 +163,6 @@ def test_over_streamable_http_on_itsqa_serve(tmp_path) -> None:
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(refused, timeout=5)
         assert err.value.code == 403
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.slow
