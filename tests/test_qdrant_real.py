@@ -93,7 +93,8 @@ def test_a_publish_killed_with_sigkill_leaves_the_alias_on_the_old_index(tmp_pat
         addr = qdrant_store.parse_address(url)
         c = qdrant_store.client(addr)
         assert qdrant_store.alias_target(c, addr.collection) in old
-        assert len(c.get_collections().collections) == 2  # the old one and the half-written one
+        # the old one, and the half-written one unless the kill came before it was registered
+        assert 1 <= len(c.get_collections().collections) <= 2
     finally:
         qdrant_store.close_clients()
     again = run_itsqa(tmp_path, "index", "--store", url)
