@@ -253,3 +253,20 @@ def test_sources_and_list_sources_come_from_the_store_without_the_corpus(
     keep = ("name", "title", "publisher", "date", "chunks", "status")
     rows = [[{k: r[k] for k in keep} for r in json.loads(x.stdout)] for x in (here, away)]
     assert rows[0] == rows[1] and len(rows[1]) == 5
+
+
+def test_eval_scores_the_store_as_the_folder(corpus_copy, tmp_path, fake_encoder, runner):
+    import json
+
+    from .helpers import ROOT
+
+    questions = tmp_path / "q.jsonl"
+    lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()[:25]
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = ["eval", str(questions), "--json", "--corpus", str(corpus_copy), "--index",
+              str(tmp_path / "index")]
+    folder = invoke(runner, common)
+    stored = invoke(runner, [*common, "--store", f"qdrant://{tmp_path / 'q'}"])
+    assert folder.exit_code == stored.exit_code == 0, stored.output
+    a, b = json.loads(folder.stdout), json.loads(stored.stdout)
+    assert a["metrics"] == b["metrics"] and a["n"] == b["n"] == 25
