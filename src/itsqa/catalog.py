@@ -91,4 +91,3 @@ def _stored(settings: Settings) -> list[SourceRow]:
                       furniture_chars=int(m.get("furniture_chars", 0)),
                       furniture=tuple(tuple(x) for x in m.get("furniture", [])))
             for name, m in sorted(sources.items())]
-

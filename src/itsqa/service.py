@@ -124,7 +124,8 @@ def _open_store(settings: Settings, refresh: bool, say: Note, progress: Progress
     report = None
     if refresh and settings.corpus_dir.is_dir():
         report, _ = _bring_up_to_date(settings, say, progress)
-        publish_folder(settings, say)
+        if report is None:  # a build publishes what it wrote; else the store may still be behind
+            publish_folder(settings, say)
     index = open_store(settings, spec.key)
     export = refresh and _writable(settings)
     retriever = StoreRetriever(settings, index,
