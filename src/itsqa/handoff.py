@@ -5,7 +5,7 @@ the question to it on the loopback, asking it to bring the index up to date firs
 cold ask does. Anything else — no server, another process or settings, a refused or failed
 request — and the ask runs cold as if no server were there. ITSQA_NO_HANDOFF=1 turns it off.
 
-Light on purpose: only the standard library, and urllib only once a server is found, so that an
+Light on purpose: the standard library, and urllib only once a server is found, so that an
 ask with no server running pays nothing for this, and a handed-off one imports nothing heavy."""
 
 from __future__ import annotations
@@ -38,17 +38,13 @@ def announce(settings: Settings, port: int, token: str) -> Path | None:
     `token` (which the server then requires, so that a server started later on the same port
     is never taken for this one); the path written, or None when the folder cannot be written
     (asks then run cold)."""
-    import tempfile
+    from .store import write_json_atomic  # only a server announces: no cost to an ask
 
     folder = settings.index_dir
-    body = json.dumps({"pid": os.getpid(), "port": port, "token": token,
-                       "settings": fingerprint(settings)})
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".serving-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(body)
-        os.replace(tmp, folder / SERVING)
+        write_json_atomic(folder / SERVING, {"pid": os.getpid(), "port": port, "token": token,
+                                             "settings": fingerprint(settings)})
     except OSError:
         return None
     return folder / SERVING

@@ -255,7 +255,7 @@ def _create(c: Any, name: str, loaded: LoadedIndex, addr: Address) -> None:
         metadata={"itsqa": stamp(loaded.manifest, loaded.path.name, len(loaded.chunks))},
         **layout,
     )
-    if not hasattr(c, "_client") or type(c._client).__name__ != "QdrantLocal":
+    if addr.path is None:  # a server indexes payload fields; the local mode scans anyway
         for field, schema in (("kind", models.PayloadSchemaType.KEYWORD),
                               ("source", models.PayloadSchemaType.KEYWORD),
                               ("row", models.PayloadSchemaType.INTEGER)):
