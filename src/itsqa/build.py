@@ -9,7 +9,7 @@ A build runs in four steps, each a function below: read and cut the sources that
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ Note = Callable[[str], None]
 # progress(what, total) returns tick(done): called as work advances (see cli_common.progress)
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 BATCH = 32  # texts per model run
+BLOCK_ROWS = 8_192  # vectors or passages' token codes written to the index at a time
 TERM_KEY = "term\0"  # a corpus word's vector in the journal, beside texts' keyed vectors
 
 
@@ -323,8 +324,9 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
 
 @dataclass
 class _Embedded:
-    vectors: Any  # float32, one per input text
-    tokens: store.TokenData  # every passage's token vectors, in order
+    vectors: store.StreamedRows  # float32, one per input text
+    passage_vectors: Any  # float32, one per passage (the first rows of `vectors`)
+    tokens: store.TokenData  # every passage's token vectors, in order, streamed
     terms: store.Terms
     embedded: int  # passages that went through the model
 
@@ -374,13 +376,19 @@ class _Tokens:
         import numpy as np
 
         self.learn()
-        parts = [self.known[k] for k in keys]
-        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(p) for p in parts])
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(self.known[k]) for k in keys])
         width = SUBVECTORS if self.codebook is not None else dim
         kind = np.uint8 if self.codebook is not None else np.float16
-        rows = np.concatenate(parts).astype(kind) if offsets[-1] else np.zeros((0, width), kind)
-        return store.TokenData(rows.reshape(-1, width), offsets, self.codebook)
+        known = self.known
+
+        def blocks() -> Iterator[Any]:
+            for start in range(0, len(keys), BLOCK_ROWS):
+                part = [known[k] for k in keys[start:start + BLOCK_ROWS]]
+                yield np.concatenate(part) if part else np.zeros((0, width), kind)
+
+        rows = store.StreamedRows((int(offsets[-1]), width), kind, blocks)
+        return store.TokenData(rows, offsets, self.codebook)
 
 
 def _batches_of_like_length(texts: list[str]) -> list[list[int]]:
@@ -476,14 +484,29 @@ def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous
                                   tick, batch_size=128))
     journal.flush()
     dim = len(next(iter(known.values()))) if known else dim
-    vectors = np.zeros((len(inputs.hashes), dim), dtype=np.float32)
-    for i, h in enumerate(inputs.hashes):
-        vectors[i] = known[h]
+    vectors = _rows_of(known, inputs.hashes, dim)
     term_vectors = np.zeros((len(words), dim), dtype=np.float16)
     for i, w in enumerate(words):
         term_vectors[i] = prev.terms[w] if w in prev.terms else known[TERM_KEY + w]
-    return _Embedded(vectors, tokens.data([c.embed_hash for c in inputs.records], dim),
+    passage_vectors = np.concatenate([*_rows_of(known, inputs.hashes[:n], dim).blocks(),
+                                      np.zeros((0, dim), dtype=np.float32)])
+    return _Embedded(vectors, passage_vectors, tokens.data([c.embed_hash for c in inputs.records], dim),
                      store.Terms(words, stems, term_vectors), len(passages))
+
+
+def _rows_of(known: dict[str, Any], hashes: list[str], dim: int) -> store.StreamedRows:
+    """The vectors of `hashes`, in order, to be written a block at a time."""
+    import numpy as np
+
+    def blocks() -> Iterator[Any]:
+        for start in range(0, len(hashes), BLOCK_ROWS):
+            part = hashes[start:start + BLOCK_ROWS]
+            out = np.zeros((len(part), dim), dtype=np.float32)
+            for i, h in enumerate(part):
+                out[i] = known[h]
+            yield out
+
+    return store.StreamedRows((len(hashes), dim), np.float32, blocks)
 
 
 def _manifest(settings: Settings, spec: ModelSpec, p: Plan, read: _Read, inputs: _Inputs,
@@ -517,9 +540,9 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     dim = int(manifest["model"]["dimension"]) if (manifest and prev.vectors) else 0
     journal = Journal(settings.index_dir, spec.key)
     done = _embed(settings, spec, inputs, prev, progress, note, dim, journal)
+    inputs.texts.clear()  # what the model read: not needed to write, and large in a large folder
     dim = done.vectors.shape[1]
-    rows, sims = similar_passages(done.vectors[: len(inputs.records)],
-                                  [c.source for c in inputs.records])
+    rows, sims = similar_passages(done.passage_vectors, [c.source for c in inputs.records])
     store.write_generation(settings.index_dir, store.GenerationData(
         manifest=_manifest(settings, spec, p, read, inputs, dim), chunks=inputs.records,
         sentences=inputs.sentences, sources=read.sources, texts=read.texts, vectors=done.vectors,

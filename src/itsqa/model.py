@@ -121,7 +121,9 @@ def wordpiece_df(spec: ModelSpec, texts: Sequence[str]) -> np.ndarray:
 
     tok = tokenizer(spec.path / "tokenizer.json", None)
     df = np.zeros(tok.get_vocab_size(), dtype=np.int32)
-    for enc in tok.encode_batch(model_text(texts), add_special_tokens=False):
-        if enc.ids:
-            df[np.unique(np.asarray(enc.ids, dtype=np.int64))] += 1
+    for start in range(0, len(texts), 2_048):  # a tokenizer's encodings are large: a batch at a time
+        batch = model_text(texts[start:start + 2_048])
+        for enc in tok.encode_batch(batch, add_special_tokens=False):
+            if enc.ids:
+                df[np.unique(np.asarray(enc.ids, dtype=np.int64))] += 1
     return df

@@ -47,7 +47,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +87,26 @@ __all__ = ["ChunkRecord", "SentenceRow"]
 
 
 @dataclass(frozen=True)
+class StreamedRows:
+    """A 2-D array a build writes a block at a time (its vectors, its token codes), so that it
+    need not hold the whole of it in memory as well as the parts it is made from."""
+
+    shape: tuple[int, int]
+    dtype: Any
+    blocks: Callable[[], Iterator[Any]]  # the rows in order, a block at a time
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+
+@dataclass(frozen=True)
 class TokenData:
     """Every passage's token vectors, as one array with each passage's start: product-quantised
     codes with their codebook, or (a tiny corpus) float16 vectors."""
 
-    rows: Any  # uint8 codes (tokens x SUBVECTORS) or float16 vectors (tokens x dimension)
+    # uint8 codes (tokens x SUBVECTORS) or float16 vectors (tokens x dimension); StreamedRows
+    # when a build writes them
+    rows: Any
     offsets: Any  # int64 (passages + 1)
     codebook: Codebook | None = None
 
@@ -123,7 +138,7 @@ class GenerationData:
     sentences: list[SentenceRow]
     sources: dict[str, dict[str, Any]]
     texts: dict[str, str]
-    vectors: Any  # float32 (passages + sentences) x dimension
+    vectors: Any  # float32 (passages + sentences) x dimension: an array or StreamedRows
     bm25: Bm25Tables
     terms: Terms
     tokens: TokenData
@@ -225,6 +240,26 @@ def _save_npy(path: Path, array: Any) -> None:
     np.save(path, array, allow_pickle=False)
 
 
+def _save_rows(path: Path, rows: Any) -> None:
+    """Save an array, or StreamedRows a block at a time, as a .npy file."""
+    import numpy as np
+
+    if not isinstance(rows, StreamedRows):
+        _save_npy(path, rows)
+        return
+    dtype = np.dtype(rows.dtype)
+    written = 0
+    with path.open("wb") as fh:
+        np.lib.format.write_array_header_2_0(fh, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                 "fortran_order": False, "shape": rows.shape})
+        for block in rows.blocks():
+            part = np.ascontiguousarray(block, dtype=dtype).reshape(-1, rows.shape[1])
+            fh.write(part.tobytes())
+            written += len(part)
+    if written != rows.shape[0]:
+        raise ValueError(f"{path.name}: {written} rows written where {rows.shape[0]} were due")
+
+
 def _save_bm25(folder: Path, tables: Bm25Tables) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in BM25_ARRAYS:
@@ -244,7 +279,7 @@ def _save_terms(gen: Path, terms: Terms) -> None:
 
 
 def _save_tokens(gen: Path, tokens: TokenData) -> None:
-    _save_npy(gen / (TOKEN_CODES if tokens.codebook is not None else TOKEN_VECTORS), tokens.rows)
+    _save_rows(gen / (TOKEN_CODES if tokens.codebook is not None else TOKEN_VECTORS), tokens.rows)
     _save_npy(gen / TOKEN_OFFSETS, tokens.offsets)
     if tokens.codebook is not None:
         tokens.codebook.save(gen / TOKEN_CODEBOOK)
@@ -252,9 +287,9 @@ def _save_tokens(gen: Path, tokens: TokenData) -> None:
 
 def _write_parts(gen: Path, data: GenerationData) -> None:
     """Every file of a generation but the manifest."""
-    _save_npy(gen / EMBEDDINGS, data.vectors)
+    _save_rows(gen / EMBEDDINGS, data.vectors)
     if needs_hnsw(len(data.vectors)):
-        build_hnsw(data.vectors, gen / VECTORS)
+        build_hnsw(gen / EMBEDDINGS, gen / VECTORS)
     ChunkTable.of(data.chunks).save(gen)
     SentenceTable.of(data.sentences).save(gen)
     _write_text(gen / SOURCES, data.sources)
