@@ -31,20 +31,27 @@ def test_product_quantisation_keeps_token_similarities(tmp_path: Path) -> None:
     book = tokens.Codebook.train(x)
     codes = book.encode(x)
     assert codes.dtype == np.uint8 and codes.shape == (4096, tokens.SUBVECTORS)
-    book.save(tmp_path / "book.npy")
-    again = tokens.Codebook.load(tmp_path / "book.npy")
+    rotation = book.rotation.astype(np.float64)
+    assert np.allclose(rotation @ rotation.T, np.eye(len(rotation)), atol=1e-4)
+    book.save(tmp_path / "book.npz")
+    again = tokens.Codebook.load(tmp_path / "book.npz")
+    assert again.same_as(book)
     decoded = again.decode(codes)
     assert decoded.shape == x.shape
-    # late interaction sums each question token's best match: that must barely move
+    # late interaction sums each question token's best match: that must barely move, the
+    # question turned into the codes' space
     q, passage = x[4000:], x[:500]
-    exact, approx = q @ passage.T, q @ decoded[:500].T
-    assert np.abs(exact - approx).mean() < 0.015
-    assert np.abs(exact.max(axis=1) - approx.max(axis=1)).mean() < 0.01
+    exact, approx = q @ passage.T, again.rotate(q) @ decoded[:500].T
+    assert np.abs(exact - approx).mean() < 0.02
+    assert np.abs(exact.max(axis=1) - approx.max(axis=1)).mean() < 0.015
     # where centroids of the right scale but not learnt move them far more
     noise = tokens.Codebook(np.random.default_rng(2).normal(size=book.centroids.shape)
-                            .astype(np.float32) * 0.1)
-    guessed = q @ noise.decode(noise.encode(passage)).T
+                            .astype(np.float32) * 0.1, book.rotation)
+    guessed = noise.rotate(q) @ noise.decode(noise.encode(passage)).T
     assert np.abs(exact.max(axis=1) - guessed.max(axis=1)).mean() > 0.05
+    # and a question left unturned is compared wrongly
+    unturned = q @ decoded[:500].T
+    assert np.abs(exact.max(axis=1) - unturned.max(axis=1)).mean() > 0.05
 
 
 def test_passage_table_round_trip(tmp_path: Path) -> None:
@@ -105,6 +112,19 @@ def test_a_journal_shard_cut_short_or_of_another_model_is_passed_over(tmp_path: 
     assert journal.Journal(tmp_path, "model-b").load()[0] == {}
 
 
+def test_journalled_codes_without_their_codebook_are_passed_over(tmp_path: Path) -> None:
+    j = journal.Journal(tmp_path, "model-a")
+    j.use_codebook(tokens.Codebook(np.zeros((tokens.SUBVECTORS, tokens.CENTROIDS, 1), np.float32),
+                                   np.eye(tokens.SUBVECTORS, dtype=np.float32)))
+    j.add({"k1": np.ones(4, dtype=np.float32)}, {"k1": np.zeros((3, tokens.SUBVECTORS), np.uint8)})
+    j.flush()
+    vectors, codes, book = journal.Journal(tmp_path, "model-a").load()
+    assert set(codes) == {"k1"} and book is not None
+    next((tmp_path / journal.FOLDER).glob("codebook-*")).unlink()  # lost, or an older name
+    vectors, codes, book = journal.Journal(tmp_path, "model-a").load()
+    assert set(vectors) == {"k1"} and codes == {} and book is None
+
+
 def test_past_the_exact_limit_an_hnsw_graph_answers(corpus_copy, tmp_path, fake_encoder,
                                                     monkeypatch) -> None:
     s = make_settings(corpus_copy, tmp_path)
@@ -136,3 +156,29 @@ def test_progress_lines_say_rate_and_time_left(monkeypatch, capsys) -> None:
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("embedding: 100 of 300 (8.3/s), about 24 s left")
     assert lines[1] == "embedding: 300 of 300 done in 30 s"
+
+
+def test_streamed_rows_are_saved_as_the_array_they_stand_for(tmp_path: Path) -> None:
+    x = _clustered(1000, dim=8)
+    rows = store.StreamedRows(x.shape, np.float32, lambda: iter([x[:300], x[300:]]))
+    store._save_rows(tmp_path / "x.npy", rows)
+    assert np.array_equal(np.load(tmp_path / "x.npy"), x)
+    blocks = list(dense.npy_blocks(tmp_path / "x.npy", rows=400))
+    assert [len(b) for b in blocks] == [400, 400, 200] and np.array_equal(np.concatenate(blocks), x)
+    short = store.StreamedRows(x.shape, np.float32, lambda: iter([x[:300]]))
+    with pytest.raises(ValueError, match="300 rows written where 1000"):
+        store._save_rows(tmp_path / "y.npy", short)
+
+
+def test_the_graph_finds_vectors_and_they_are_scored_exactly(tmp_path: Path) -> None:
+    x = _clustered(3000)
+    np.save(tmp_path / "e.npy", x)
+    dense.build_hnsw(tmp_path / "e.npy", tmp_path / "g.faiss")
+    vectors = dense.DenseVectors(np.load(tmp_path / "e.npy", mmap_mode="r"),
+                                 np.arange(3000), tmp_path / "g.faiss")
+    query = x[7:8]
+    scores, ids = vectors.search(query)
+    assert 7 in ids
+    # the 8-bit codes only find the head: its cosines are the float32 vectors' own
+    assert np.allclose(scores, x[ids] @ query[0], atol=1e-6)
+    assert set(np.argsort(-(x @ query[0]))[:10]) <= set(ids)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ class Journal:
         if self._codebook_path.is_file():
             try:
                 codebook = Codebook.load(self._codebook_path)
-            except (OSError, ValueError):
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
                 codebook = None
         for keys in sorted(self.folder.glob("*.keys.json")):
             stem = keys.name[: -len(".keys.json")]
@@ -90,12 +91,14 @@ class Journal:
             for i, key in enumerate(meta["tokens"]):
                 tokens[key] = codes[int(offsets[i]) : int(offsets[i + 1])]
             self._shard = max(self._shard, int(stem) + 1)
+        if codebook is None:  # codes are only read with the codebook they were made by
+            tokens = {k: v for k, v in tokens.items() if v.dtype != np.uint8}
         return vectors, tokens, codebook
 
     # -- recording --------------------------------------------------------------------------
     @property
     def _codebook_path(self) -> Path:
-        return self.folder / f"codebook-{self.model_key}.npy"
+        return self.folder / f"codebook-{self.model_key}.npz"
 
     def use_codebook(self, codebook: Codebook) -> None:
         """The codebook the token codes recorded from now on are made with (written beside
@@ -132,7 +135,7 @@ class Journal:
 
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._codebook is not None and not self._codebook_saved:
-            tmp = self.folder / ".codebook.tmp.npy"
+            tmp = self.folder / ".codebook.tmp.npz"
             self._codebook.save(tmp)
             os.replace(tmp, self._codebook_path)
             self._codebook_saved = True
