@@ -26,33 +26,25 @@ def _clustered(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_product_quantisation_keeps_token_similarities(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(tokens, "ROTATION_ITERATIONS", 5)  # fewer turns of the rotation: faster
+def test_product_quantisation_keeps_token_similarities(tmp_path: Path) -> None:
     x = _clustered(4096)
     book = tokens.Codebook.train(x)
     codes = book.encode(x)
     assert codes.dtype == np.uint8 and codes.shape == (4096, tokens.SUBVECTORS)
-    rotation = book.rotation.astype(np.float64)
-    assert np.allclose(rotation @ rotation.T, np.eye(len(rotation)), atol=1e-4)
-    book.save(tmp_path / "book.npz")
-    again = tokens.Codebook.load(tmp_path / "book.npz")
-    assert again.same_as(book)
+    book.save(tmp_path / "book.npy")
+    again = tokens.Codebook.load(tmp_path / "book.npy")
     decoded = again.decode(codes)
     assert decoded.shape == x.shape
-    # late interaction sums each question token's best match: that must barely move, the
-    # question turned into the codes' space
+    # late interaction sums each question token's best match: that must barely move
     q, passage = x[4000:], x[:500]
-    exact, approx = q @ passage.T, again.rotate(q) @ decoded[:500].T
-    assert np.abs(exact - approx).mean() < 0.02
-    assert np.abs(exact.max(axis=1) - approx.max(axis=1)).mean() < 0.015
+    exact, approx = q @ passage.T, q @ decoded[:500].T
+    assert np.abs(exact - approx).mean() < 0.015
+    assert np.abs(exact.max(axis=1) - approx.max(axis=1)).mean() < 0.01
     # where centroids of the right scale but not learnt move them far more
     noise = tokens.Codebook(np.random.default_rng(2).normal(size=book.centroids.shape)
-                            .astype(np.float32) * 0.1, book.rotation)
-    guessed = noise.rotate(q) @ noise.decode(noise.encode(passage)).T
+                            .astype(np.float32) * 0.1)
+    guessed = q @ noise.decode(noise.encode(passage)).T
     assert np.abs(exact.max(axis=1) - guessed.max(axis=1)).mean() > 0.05
-    # and a question left unturned is compared wrongly
-    unturned = q @ decoded[:500].T
-    assert np.abs(exact.max(axis=1) - unturned.max(axis=1)).mean() > 0.05
 
 
 def test_passage_table_round_trip(tmp_path: Path) -> None:
@@ -115,8 +107,7 @@ def test_a_journal_shard_cut_short_or_of_another_model_is_passed_over(tmp_path: 
 
 def test_journalled_codes_without_their_codebook_are_passed_over(tmp_path: Path) -> None:
     j = journal.Journal(tmp_path, "model-a")
-    j.use_codebook(tokens.Codebook(np.zeros((tokens.SUBVECTORS, tokens.CENTROIDS, 1), np.float32),
-                                   np.eye(tokens.SUBVECTORS, dtype=np.float32)))
+    j.use_codebook(tokens.Codebook(np.zeros((tokens.SUBVECTORS, tokens.CENTROIDS, 1), np.float32)))
     j.add({"k1": np.ones(4, dtype=np.float32)}, {"k1": np.zeros((3, tokens.SUBVECTORS), np.uint8)})
     j.flush()
     vectors, codes, book = journal.Journal(tmp_path, "model-a").load()

@@ -111,15 +111,14 @@ class IndexCache:
             fetch([r for r in rows if r not in self._tokens])
 
     def token_vectors(self, row: int) -> Any:
-        """Passage `row`'s token vectors as float32 (in the space of their codes: see
-        TokenData.question), kept for the TOKENS_KEPT passages asked
+        """Passage `row`'s token vectors as float32, kept for the TOKENS_KEPT passages asked
         about most recently (late interaction reads the same few passages question after
         question; each takes ~0.2 MB)."""
         import numpy as np
 
         found = self._tokens.get(row)
         if found is None:
-            found = self._tokens[row] = np.asarray(self.index.tokens.comparable(row), dtype=np.float32)
+            found = self._tokens[row] = np.asarray(self.index.passage_tokens(row), dtype=np.float32)
             while len(self._tokens) > TOKENS_KEPT:
                 self._tokens.popitem(last=False)
         else:

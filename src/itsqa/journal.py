@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,7 @@ class Journal:
         if self._codebook_path.is_file():
             try:
                 codebook = Codebook.load(self._codebook_path)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            except (OSError, ValueError):
                 codebook = None
         for keys in sorted(self.folder.glob("*.keys.json")):
             stem = keys.name[: -len(".keys.json")]
@@ -98,7 +97,7 @@ class Journal:
     # -- recording --------------------------------------------------------------------------
     @property
     def _codebook_path(self) -> Path:
-        return self.folder / f"codebook-{self.model_key}.npz"
+        return self.folder / f"codebook-{self.model_key}.npy"
 
     def use_codebook(self, codebook: Codebook) -> None:
         """The codebook the token codes recorded from now on are made with (written beside
@@ -135,7 +134,7 @@ class Journal:
 
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._codebook is not None and not self._codebook_saved:
-            tmp = self.folder / ".codebook.tmp.npz"
+            tmp = self.folder / ".codebook.tmp.npy"
             self._codebook.save(tmp)
             os.replace(tmp, self._codebook_path)
             self._codebook_saved = True

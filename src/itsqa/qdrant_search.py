@@ -276,11 +276,6 @@ class RemoteTokens:
         self.prefetch([row])
         return self._got[row]
 
-    comparable = passage  # the store holds them as the model gave them
-
-    def question(self, vectors: Any) -> Any:
-        return vectors
-
 
 def candidate_index(base: QdrantIndex, points: list[Any], lex: dict[Any, float]) -> LoadedIndex:
     """The candidates as an index of their own (rows in store order), with the store's

@@ -254,8 +254,7 @@ class Ranker:
         if not held:
             return out
         # one product for all the passages, then each passage's best match per question piece
-        question = self.index.tokens.question(tokens.vectors)
-        sims = question @ np.concatenate([stored[i] for i in held]).T
+        sims = tokens.vectors @ np.concatenate([stored[i] for i in held]).T
         starts = np.cumsum([0] + [len(stored[i]) for i in held[:-1]])
         best = np.maximum.reduceat(sims, starts, axis=1)
         out[held] = weights @ best

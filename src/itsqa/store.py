@@ -23,7 +23,7 @@ Layout of an index folder:
       neighbours.npy, neighbour_sims.npy
                          each passage's most similar passages from other sources, and their
                          cosines (score regularisation)
-      token_codes.npy, token_offsets.npy, token_codebook.npz
+      token_codes.npy, token_offsets.npy, token_codebook.npy
                          every passage's contextual word-piece vectors, product-quantised
                          (tokens.py), passage i's at rows offsets[i]:offsets[i+1] (late
                          interaction); token_vectors.npy (float16) instead for a tiny corpus
@@ -47,7 +47,6 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +63,8 @@ from .tokens import Codebook
 # 2: term vectors for query expansion and word-piece frequencies for reranking;
 # 3: the query stopword list beside the BM25 tables; 4: the similar-passage graph;
 # 5: the passages' token vectors for late interaction; 6: columnar tables, product-quantised
-# token vectors, no FAISS file below dense.EXACT_SEARCH_MAX vectors, cheap checks on opening;
-# 7: token codes after a learnt rotation (OPQ), 24 a token; the HNSW graph's vectors in 8 bits.
-FORMAT_VERSION = 7
+# token vectors, no FAISS file below dense.EXACT_SEARCH_MAX vectors, cheap checks on opening.
+FORMAT_VERSION = 6
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
@@ -80,7 +78,7 @@ SIMILAR_SIMS = "neighbour_sims.npy"
 TOKEN_CODES = "token_codes.npy"
 TOKEN_VECTORS = "token_vectors.npy"
 TOKEN_OFFSETS = "token_offsets.npy"
-TOKEN_CODEBOOK = "token_codebook.npz"
+TOKEN_CODEBOOK = "token_codebook.npy"
 BM25 = "bm25"
 BM25_ARRAYS = ("data", "indices", "indptr")
 TERMS_JSON = "terms.json"
@@ -113,25 +111,13 @@ class TokenData:
     codebook: Codebook | None = None
 
     def passage(self, row: int) -> Any:
-        """Passage `row`'s token vectors as float32, as the model gave them (less what the
-        codes lose)."""
-        found = self.comparable(row)
-        return found @ self.codebook.rotation if self.codebook is not None else found
-
-    def comparable(self, row: int) -> Any:
-        """Passage `row`'s token vectors as float32 in the space they are compared in: that of
-        the codes (see `question`)."""
+        """Passage `row`'s token vectors as float32."""
         import numpy as np
 
         part = self.rows[int(self.offsets[row]) : int(self.offsets[row + 1])]
         if self.codebook is not None:
             return self.codebook.decode(part)
         return np.asarray(part, dtype=np.float32)
-
-    def question(self, vectors: Any) -> Any:
-        """A question's token vectors turned into the space of `comparable` (inner products
-        are kept)."""
-        return self.codebook.rotate(vectors) if self.codebook is not None else vectors
 
 
 @dataclass(frozen=True)
@@ -618,7 +604,7 @@ def _read_generation(gen: Path, manifest: dict[str, Any]) -> LoadedIndex:
         return LoadedIndex(gen, manifest, chunks, _read_json(gen / SOURCES, "the source table"),
                            _load_bm25(gen / BM25), sentences, vector_rows, dense,
                            npy(WORDPIECE_DF), npy(SIMILAR), npy(SIMILAR_SIMS), _load_tokens(gen))
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise BadIndexError(f"the index in {gen.name} cannot be read ({exc})") from exc
 
 

@@ -1,11 +1,8 @@
-"""Passages' contextual token vectors for late interaction, stored compressed by optimised
-product quantisation (OPQ; Ge et al., 2013): each 384-dimensional vector is turned by a learnt
-rotation (which balances the information between slices), then cut into 24 slices of 16
-dimensions, each replaced by the nearest of 256 centroids learnt from the corpus, one byte apiece:
-24 bytes a token where float16 takes 768 (under 4 KB a passage instead of 90 KB). A corpus too
-small to learn from keeps its vectors in float16. Decoding is a numpy lookup (asking needs no
-FAISS) and stays in the rotated space: a rotation keeps inner products, so late interaction turns
-the question's few vectors instead of every passage's many."""
+"""Passages' contextual token vectors for late interaction, stored compressed by product
+quantisation (Jégou et al., 2011): each 384-dimensional vector as 48 sub-vectors of 8 dimensions,
+each replaced by the nearest of 256 centroids learnt from the corpus, one byte apiece: 48 bytes a
+token where float16 takes 768 (about 6 KB a passage instead of 90 KB). A corpus too small to learn
+centroids from keeps its vectors in float16. Decoding is a numpy lookup: asking needs no FAISS."""
 
 from __future__ import annotations
 
@@ -13,23 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUBVECTORS = 24
+SUBVECTORS = 48
 CENTROIDS = 256
-# Learn from this many token vectors (64 per centroid: seconds on one core); a corpus with
+# Learn from this many token vectors (64 per centroid: a few seconds on one core); a corpus with
 # fewer (some 140 passages) keeps float16, its index small whatever the format.
 TRAIN_TOKENS = 16_384
 MIN_TRAIN = TRAIN_TOKENS
 ITERATIONS = 15
-ROTATION_ITERATIONS = 25
 
 
 @dataclass(frozen=True)
 class Codebook:
-    """The rotation, (dimension x dimension) orthogonal float32, and the centroids,
-    (SUBVECTORS, CENTROIDS, dimension / SUBVECTORS) float32, of the rotated vectors."""
+    """The centroids: (SUBVECTORS, CENTROIDS, dimension / SUBVECTORS) float32."""
 
     centroids: Any
-    rotation: Any
 
     @property
     def dimension(self) -> int:
@@ -37,40 +31,28 @@ class Codebook:
 
     @classmethod
     def train(cls, samples: Any) -> Codebook:
-        """The rotation and centroids learnt from `samples` (float, n x dimension; n >=
-        MIN_TRAIN)."""
+        """Centroids learnt from `samples` (float, n x dimension; n >= MIN_TRAIN)."""
         import faiss
         import numpy as np
 
         x = np.ascontiguousarray(samples[:TRAIN_TOKENS], dtype=np.float32)
-        opq = faiss.OPQMatrix(x.shape[1], SUBVECTORS)  # ~10 s on two cores
-        opq.niter = ROTATION_ITERATIONS
-        opq.train(x)
-        rotation = faiss.vector_to_array(opq.A).reshape(x.shape[1], x.shape[1])
+        pq = faiss.ProductQuantizer(x.shape[1], SUBVECTORS, 8)
+        pq.cp.niter = ITERATIONS
+        pq.cp.max_points_per_centroid = TRAIN_TOKENS // CENTROIDS
+        pq.cp.seed = 1234  # the same corpus gives the same index
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)  # small work: threads only wait on each other
         try:
-            pq = faiss.ProductQuantizer(x.shape[1], SUBVECTORS, 8)
-            pq.cp.niter = ITERATIONS
-            pq.cp.max_points_per_centroid = TRAIN_TOKENS // CENTROIDS
-            pq.cp.seed = 1234  # the same corpus gives the same index
-            pq.train(np.ascontiguousarray(x @ rotation.T))
+            pq.train(x)
         finally:
             faiss.omp_set_num_threads(threads)
-        centroids = faiss.vector_to_array(pq.centroids).reshape(SUBVECTORS, CENTROIDS, -1)
-        return cls(centroids, rotation.astype(np.float32))
-
-    def rotate(self, vectors: Any) -> Any:
-        """Vectors (n x dimension) turned into the space the codes are in."""
-        import numpy as np
-
-        return np.asarray(vectors, dtype=np.float32) @ self.rotation.T
+        return cls(faiss.vector_to_array(pq.centroids).reshape(SUBVECTORS, CENTROIDS, -1))
 
     def encode(self, vectors: Any) -> Any:
-        """uint8 codes (n x SUBVECTORS): each rotated sub-vector's nearest centroid."""
+        """uint8 codes (n x SUBVECTORS): each sub-vector's nearest centroid."""
         import numpy as np
 
-        x = self.rotate(vectors).reshape(len(vectors), SUBVECTORS, -1)
+        x = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), SUBVECTORS, -1)
         codes = np.empty((len(vectors), SUBVECTORS), dtype=np.uint8)
         for m in range(SUBVECTORS):
             c = self.centroids[m]
@@ -79,7 +61,7 @@ class Codebook:
         return codes
 
     def decode(self, codes: Any) -> Any:
-        """float32 vectors (n x dimension) from their codes, in the rotated space."""
+        """float32 vectors (n x dimension) from their codes."""
         import numpy as np
 
         parts = self.centroids[np.arange(SUBVECTORS)[None, :], np.asarray(codes, dtype=np.int64)]
@@ -88,27 +70,18 @@ class Codebook:
     def same_as(self, other: Codebook | None) -> bool:
         import numpy as np
 
-        return (other is not None and np.array_equal(self.centroids, other.centroids)
-                and np.array_equal(self.rotation, other.rotation))
+        return other is not None and np.array_equal(self.centroids, other.centroids)
 
     def save(self, path: Path) -> None:
-        """Both arrays in one .npz file (written whole, so it can be renamed into place)."""
         import numpy as np
 
-        with path.open("wb") as fh:
-            np.savez(fh, centroids=np.asarray(self.centroids, dtype=np.float32),
-                     rotation=np.asarray(self.rotation, dtype=np.float32))
+        np.save(path, np.asarray(self.centroids, dtype=np.float32), allow_pickle=False)
 
     @classmethod
     def load(cls, path: Path) -> Codebook:
         import numpy as np
 
-        with np.load(path, allow_pickle=False) as saved:
-            centroids, rotation = saved["centroids"], saved["rotation"]
-        d = centroids.shape[0] * centroids.shape[2]
-        if rotation.shape != (d, d):
-            raise ValueError(f"{path.name}: a rotation of shape {rotation.shape} for {d} dimensions")
-        return cls(centroids, rotation)
+        return cls(np.load(path, allow_pickle=False))
 
 
 def can_train(tokens: int) -> bool:
