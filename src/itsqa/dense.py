@@ -39,33 +39,39 @@ def needs_hnsw(vectors: int) -> bool:
     return vectors > EXACT_SEARCH_MAX
 
 
-def npy_blocks(path: Path, rows: int = 50_000) -> Iterator[Any]:
-    """The rows of a 2-D .npy file as float32 blocks, each read through a memory map that is
-    closed before the next, so the file never becomes resident memory as a whole."""
+def _rows(path: Path, start: int, stop: int) -> Any:
+    """Rows start:stop of a 2-D .npy file as float32, read through a memory map closed at once,
+    so that reading a large file a part at a time never makes it resident as a whole."""
     import numpy as np
 
-    total = len(np.load(path, mmap_mode="r", allow_pickle=False))
-    for start in range(0, total, rows):
-        whole = np.load(path, mmap_mode="r", allow_pickle=False)
-        block = np.array(whole[start:start + rows], dtype=np.float32)
+    whole = np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        return np.array(whole[start:stop], dtype=np.float32)
+    finally:
         del whole
-        yield block
+
+
+def _row_count(path: Path) -> int:
+    import numpy as np
+
+    return len(np.load(path, mmap_mode="r", allow_pickle=False))
+
+
+def npy_blocks(path: Path, rows: int = 50_000) -> Iterator[Any]:
+    """The rows of a 2-D .npy file as float32 blocks of `rows`."""
+    for start in range(0, _row_count(path), rows):
+        yield _rows(path, start, start + rows)
 
 
 def _spread_sample(path: Path, runs: int = 50) -> Any:
     """About TRAIN_ROWS rows of a .npy file in `runs` runs spread over it (the 8-bit codes'
-    range in each dimension is learnt from them), read through short-lived memory maps: a
-    strided read would make the whole file resident."""
+    range in each dimension is learnt from them); a strided read would make the whole file
+    resident."""
     import numpy as np
 
-    total = len(np.load(path, mmap_mode="r", allow_pickle=False))
-    length = max(1, TRAIN_ROWS // runs)
-    parts = []
-    for start in np.linspace(0, max(total - length, 0), runs).astype(np.int64):
-        whole = np.load(path, mmap_mode="r", allow_pickle=False)
-        parts.append(np.array(whole[int(start):int(start) + length], dtype=np.float32))
-        del whole
-    return np.concatenate(parts)
+    total, length = _row_count(path), max(1, TRAIN_ROWS // runs)
+    starts = np.linspace(0, max(total - length, 0), runs).astype(np.int64)
+    return np.concatenate([_rows(path, int(a), int(a) + length) for a in starts])
 
 
 def build_hnsw(vectors: Path, path: Path) -> None:
