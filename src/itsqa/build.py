@@ -488,10 +488,19 @@ def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous
     term_vectors = np.zeros((len(words), dim), dtype=np.float16)
     for i, w in enumerate(words):
         term_vectors[i] = prev.terms[w] if w in prev.terms else known[TERM_KEY + w]
-    passage_vectors = np.concatenate([*_rows_of(known, inputs.hashes[:n], dim).blocks(),
-                                      np.zeros((0, dim), dtype=np.float32)])
+    passage_vectors = _matrix(known, inputs.hashes[:n], dim)
     return _Embedded(vectors, passage_vectors, tokens.data([c.embed_hash for c in inputs.records], dim),
                      store.Terms(words, stems, term_vectors), len(passages))
+
+
+def _matrix(known: dict[str, Any], hashes: list[str], dim: int) -> Any:
+    """The vectors of `hashes`, in order, as one float32 matrix."""
+    import numpy as np
+
+    out = np.zeros((len(hashes), dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        out[i] = known[h]
+    return out
 
 
 def _rows_of(known: dict[str, Any], hashes: list[str], dim: int) -> store.StreamedRows:
@@ -500,11 +509,7 @@ def _rows_of(known: dict[str, Any], hashes: list[str], dim: int) -> store.Stream
 
     def blocks() -> Iterator[Any]:
         for start in range(0, len(hashes), BLOCK_ROWS):
-            part = hashes[start:start + BLOCK_ROWS]
-            out = np.zeros((len(part), dim), dtype=np.float32)
-            for i, h in enumerate(part):
-                out[i] = known[h]
-            yield out
+            yield _matrix(known, hashes[start:start + BLOCK_ROWS], dim)
 
     return store.StreamedRows((len(hashes), dim), np.float32, blocks)
 
