@@ -106,9 +106,7 @@ class IndexCache:
 
     def prefetch_tokens(self, rows: list[int]) -> None:
         """Where the token vectors live in a store, read those of `rows` in one request."""
-        fetch = getattr(self.index.tokens, "prefetch", None)
-        if fetch is not None:
-            fetch([r for r in rows if r not in self._tokens])
+        self.index.tokens.prefetch([r for r in rows if r not in self._tokens])
 
     def token_vectors(self, row: int) -> Any:
         """Passage `row`'s token vectors as float32, kept for the TOKENS_KEPT passages asked

@@ -110,6 +110,10 @@ class TokenData:
     offsets: Any  # int64 (passages + 1)
     codebook: Codebook | None = None
 
+    def prefetch(self, rows: list[int]) -> None:
+        """Nothing to do: the rows are memory-mapped (a Qdrant store's RemoteTokens reads its
+        rows here, in one request)."""
+
     def passage(self, row: int) -> Any:
         """Passage `row`'s token vectors as float32."""
         import numpy as np
