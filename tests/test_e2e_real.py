@@ -356,6 +356,17 @@ def test_the_export_keeps_its_weights_in_a_file_of_their_own(workdir: Path) -> N
     assert (folder / ONNX_OPTIMISED_DATA).stat().st_size > 50_000_000
 
 
+def test_the_bundled_model_is_exported_with_its_attention_fused(workdir: Path) -> None:
+    """onnxruntime's optimiser recognises the export's attention only when written out as matrix
+    products: a change in how transformers exports it would quietly cost the build its speed."""
+    import onnx
+
+    folder = onnx_folder(workdir / "index", model_spec(Settings()))
+    graph = onnx.load(str(folder / ONNX_OPTIMISED), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("Attention") == 6 and "Softmax" not in ops
+
+
 def test_onnx_token_vectors_match_sentence_transformers(workdir: Path) -> None:
     spec = model_spec(Settings())
     fast = OnnxEncoder(onnx_folder(workdir / "index", spec), spec).tokens(QUESTIONS)

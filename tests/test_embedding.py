@@ -24,6 +24,8 @@ def test_a_question_is_not_padded_into_its_one_word_expansion_terms() -> None:
     ([10, 20, 30, 40], 32, [range(0, 4)]),  # never 32 characters longer than the first
     ([100, 150, 200, 201, 402, 403], 32, [range(0, 3), range(3, 5), range(5, 6)]),  # doubling
     ([7] * 5, 2, [range(0, 2), range(2, 4), range(4, 5)]),
+    ([600, 700, 800, 900], 32, [range(0, 2), range(2, 3), range(3, 4)]),  # 1,500 characters a run
+    ([2_000, 2_100], 32, [range(0, 1), range(1, 2)]),  # a longer text runs alone
 ])
 def test_batches_cover_every_text_in_order(lengths: list[int], size: int,
                                            expected: list[range]) -> None:

@@ -1,16 +1,20 @@
 """The one-off export of a sentence-transformers model to ONNX: the transformer with mean pooling
-and L2 normalisation as one graph (its token vectors as a second output), optimised once by
+and L2 normalisation as one graph (its token vectors as a second output), its attention and layer
+norms fused into onnxruntime's own operators where the model is BERT-like, optimised once by
 onnxruntime and saved with its weights in a file of their own, so that asking maps them instead
 of parsing 90 MB of protobuf."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import logging
 import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,10 @@ ONNX_OPTIMISED = "model.opt.onnx"
 ONNX_OPTIMISED_DATA = "model.opt.onnx.data"
 TYPE_IDS = "token_type_ids"  # an input of BERT-like models' graphs only
 # Version of what the export holds; older exports are redone. 2: token vectors as a second output.
-# 3: the optimised graph's weights in ONNX_OPTIMISED_DATA.
-EXPORT_VERSION = 3
+# 3: the optimised graph's weights in ONNX_OPTIMISED_DATA. 4: attention fused (BERT-like models).
+EXPORT_VERSION = 4
+# Model types whose exported graph onnxruntime's transformer optimiser can fuse as "bert".
+FUSABLE = frozenset({"bert"})
 
 
 def _pooled_module(transformer: Any) -> Any:
@@ -56,7 +62,7 @@ def _write_graph(model: Any, path: Path) -> None:
     names = ["input_ids", "attention_mask"]
     if TYPE_IDS in enc and TYPE_IDS in inspect.signature(transformer.forward).parameters:
         names.append(TYPE_IDS)
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _eager_attention(transformer):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _pooled_module(transformer), tuple(enc[n] for n in names), str(path),
@@ -65,6 +71,51 @@ def _write_graph(model: Any, path: Path) -> None:
                           "embedding": {0: "batch"}, "tokens": {0: "batch", 1: "seq"}},
             opset_version=17, dynamo=False,
         )
+
+
+def _set_attention(transformer: Any, kind: str) -> None:
+    setter = getattr(transformer, "set_attn_implementation", None)  # transformers 4.48+
+    if setter is not None:
+        setter(kind)
+    else:
+        transformer.config._attn_implementation = kind
+
+
+@contextlib.contextmanager
+def _eager_attention(transformer: Any) -> Iterator[None]:
+    """Attention written out as matrix products while exporting: the form onnxruntime's optimiser
+    recognises and fuses (PyTorch's fused attention exports as a graph it does not)."""
+    before = getattr(transformer.config, "_attn_implementation", None)
+    try:
+        _set_attention(transformer, "eager")
+    except (ValueError, AttributeError):
+        before = None  # the model offers one implementation only
+    try:
+        yield
+    finally:
+        if before is not None:
+            _set_attention(transformer, before)
+
+
+def _fuse(path: Path, config: Any) -> None:
+    """Replace the graph at `path` by onnxruntime's fused form (one operator per attention, layer
+    norms with their residual adds): less time between operators on a CPU, the same vectors. A
+    model it cannot fuse whole keeps the plain graph."""
+    if getattr(config, "model_type", None) not in FUSABLE:
+        return
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    quiet = logging.getLogger("onnxruntime.transformers")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        fused = optimize_model(str(path), model_type="bert", opt_level=0,
+                               num_heads=config.num_attention_heads,
+                               hidden_size=config.hidden_size)
+    finally:
+        quiet.setLevel(level)
+    if fused.get_fused_operator_statistics().get("Attention", 0) == config.num_hidden_layers:
+        fused.save_model_to_file(str(path))
 
 
 def _optimise(folder: Path) -> None:
@@ -91,6 +142,7 @@ def export_onnx(model: Any, spec: ModelSpec, target: Path) -> Path:
     tmp.chmod(0o755)
     try:
         _write_graph(model, tmp / ONNX_FILE)
+        _fuse(tmp / ONNX_FILE, model[0].auto_model.config)
         _optimise(tmp)
         shutil.copyfile(spec.path / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "model.json").write_text(json.dumps({
