@@ -39,7 +39,7 @@ from .tokens import SUBVECTORS, TRAIN_TOKENS, Codebook, can_train
 Note = Callable[[str], None]
 # progress(what, total) returns tick(done): called as work advances (see cli_common.progress)
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
-BATCH = 32  # texts per model run
+BATCH = 32  # texts handed to the model at a time (a run holds RUN_CHARS characters at most)
 BLOCK_ROWS = 8_192  # vectors or passages' token codes written to the index at a time
 TERM_KEY = "term\0"  # a corpus word's vector in the journal, beside texts' keyed vectors
 

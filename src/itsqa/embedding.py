@@ -147,9 +147,8 @@ def _feed(encs: Sequence[Any], inputs: Collection[str]) -> dict[str, np.ndarray]
 RUN_CHARS = 1_500
 
 
-def length_batches(lengths: Sequence[int], batch_size: int,
-                   run_chars: int = RUN_CHARS) -> list[range]:
-    """Batches over texts sorted by length: at most `batch_size` each and `run_chars` characters
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[range]:
+    """Batches over texts sorted by length: at most `batch_size` each and RUN_CHARS characters
     in all (a longer text alone), and a new one where a text is more than twice as long as the
     batch's first (and 32 characters longer). A batch is padded to its longest text, so a question
     encoded with its one-word expansion terms would otherwise pay for each word as for the whole
@@ -158,7 +157,7 @@ def length_batches(lengths: Sequence[int], batch_size: int,
     start = total = 0
     for i, n in enumerate(lengths):
         first = lengths[start]
-        if i > start and (i - start >= batch_size or total + n > run_chars
+        if i > start and (i - start >= batch_size or total + n > RUN_CHARS
                           or (n > 2 * first and n - first > 32)):
             out.append(range(start, i))
             start, total = i, 0
