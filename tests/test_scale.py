@@ -100,9 +100,13 @@ def test_a_journal_shard_cut_short_or_of_another_model_is_passed_over(tmp_path: 
     j.add({"k2": np.zeros(4, dtype=np.float32)})
     j.flush()
     (tmp_path / journal.FOLDER / "000001.keys.json").unlink()  # killed before its keys
-    vectors, _, _ = journal.Journal(tmp_path, "model-a").load()
-    assert set(vectors) == {"k1"}
-    assert journal.Journal(tmp_path, "model-b").load()[0] == {}
+    again = journal.Journal(tmp_path, "model-a")
+    again.load()
+    assert again.has_vector("k1") and not again.has_vector("k2")
+    assert np.array_equal(again.vectors(["k1"], 4), np.ones((1, 4)))
+    other = journal.Journal(tmp_path, "model-b")
+    other.load()
+    assert not other.has_vector("k1")
 
 
 def test_journalled_codes_without_their_codebook_are_passed_over(tmp_path: Path) -> None:
@@ -110,11 +114,43 @@ def test_journalled_codes_without_their_codebook_are_passed_over(tmp_path: Path)
     j.use_codebook(tokens.Codebook(np.zeros((tokens.SUBVECTORS, tokens.CENTROIDS, 1), np.float32)))
     j.add({"k1": np.ones(4, dtype=np.float32)}, {"k1": np.zeros((3, tokens.SUBVECTORS), np.uint8)})
     j.flush()
-    vectors, codes, book = journal.Journal(tmp_path, "model-a").load()
-    assert set(codes) == {"k1"} and book is not None
+    again = journal.Journal(tmp_path, "model-a")
+    assert again.load() is not None and again.has_tokens("k1") and again.token_count("k1") == 3
     next((tmp_path / journal.FOLDER).glob("codebook-*")).unlink()  # lost, or an older name
-    vectors, codes, book = journal.Journal(tmp_path, "model-a").load()
-    assert set(vectors) == {"k1"} and codes == {} and book is None
+    again = journal.Journal(tmp_path, "model-a")
+    assert again.load() is None and again.has_vector("k1") and not again.has_tokens("k1")
+
+
+def test_the_journal_reads_back_what_it_let_go_of(tmp_path: Path) -> None:
+    # A written shard leaves memory; reads mix it with what is not written yet, in key order.
+    j = journal.Journal(tmp_path, "model-a")
+    rng = np.random.default_rng(0)
+    first = {f"a{i}": rng.random(4, dtype=np.float32) for i in range(3)}
+    codes = {f"a{i}": rng.integers(0, 255, (i + 1, 2), dtype=np.uint8) for i in range(3)}
+    j.add(first, codes)
+    j.flush()
+    j.add({"b": np.full(4, 7, np.float32)}, {"b": np.full((2, 2), 9, np.uint8)})
+    assert j._vectors.keys() == {"b"}  # the shard's arrays are no longer held
+    keys = ["b", "a2", "a0", "a2"]
+    want = np.stack([np.full(4, 7, np.float32), first["a2"], first["a0"], first["a2"]])
+    assert np.array_equal(j.vectors(keys, 4), want)
+    got = j.token_rows(keys)
+    assert [g.tolist() for g in got] == [np.full((2, 2), 9).tolist(), codes["a2"].tolist(),
+                                         codes["a0"].tolist(), codes["a2"].tolist()]
+    assert [j.token_count(k) for k in keys] == [2, 3, 1, 3]
+
+
+def test_a_journal_that_cannot_write_holds_what_it_records(tmp_path: Path, monkeypatch) -> None:
+    j = journal.Journal(tmp_path, "model-a")
+
+    def full_disk(shard: int) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(j, "_write_shard", full_disk)
+    j.add({"k": np.ones(4, dtype=np.float32)}, {"k": np.ones((2, 2), np.uint8)})
+    j.flush()
+    assert np.array_equal(j.vectors(["k"], 4), np.ones((1, 4)))
+    assert j.token_rows(["k"])[0].tolist() == [[1, 1], [1, 1]]
 
 
 def test_past_the_exact_limit_an_hnsw_graph_answers(corpus_copy, tmp_path, fake_encoder,

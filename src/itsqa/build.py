@@ -331,22 +331,59 @@ class _Embedded:
     embedded: int  # passages that went through the model
 
 
+class _Vectors:
+    """The vector of each text key: the previous index's, else the journal's (what this build
+    or an interrupted one embedded, read back from disk)."""
+
+    def __init__(self, previous: dict[str, Any], journal: Journal) -> None:
+        self.previous, self.journal = previous, journal
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.previous or self.journal.has_vector(key)
+
+    def matrix(self, keys: list[str], dim: int) -> Any:
+        """The vectors of `keys`, in order, as one float32 matrix."""
+        import numpy as np
+
+        out = np.zeros((len(keys), dim), dtype=np.float32)
+        later = [i for i, k in enumerate(keys) if k not in self.previous]
+        for i, k in enumerate(keys):
+            if k in self.previous:
+                out[i] = self.previous[k]
+        if later:
+            out[later] = self.journal.vectors([keys[i] for i in later], dim)
+        return out
+
+    def rows(self, keys: list[str], dim: int) -> store.StreamedRows:
+        """The vectors of `keys`, in order, to be written a block at a time."""
+        import numpy as np
+
+        def blocks() -> Iterator[Any]:
+            for start in range(0, len(keys), BLOCK_ROWS):
+                yield self.matrix(keys[start:start + BLOCK_ROWS], dim)
+
+        return store.StreamedRows((len(keys), dim), np.float32, blocks)
+
+
 class _Tokens:
     """Passages' token vectors as they are embedded: product-quantised once a codebook is
     learnt (from the first TRAIN_TOKENS vectors, or the previous index's), float16 until then,
-    and for good where the corpus is too small to learn one."""
+    and for good where the corpus is too small to learn one. Codes are kept by the journal;
+    `known` holds the previous index's, and a tiny corpus's float16 vectors."""
 
     def __init__(self, known: dict[str, Any], codebook: Codebook | None, journal: Journal) -> None:
         self.known, self.codebook, self.journal = known, codebook, journal
         self.raw: dict[str, Any] = {}  # float16, waiting for a codebook
 
+    def has(self, key: str) -> bool:
+        return key in self.known or self.journal.has_tokens(key)
+
     def add(self, key: str, vectors: Any) -> dict[str, Any]:
-        """Keep one passage's token vectors; returns what is now coded, for the journal."""
+        """Take one passage's token vectors; returns what is now coded, for the journal."""
         import numpy as np
 
         if self.codebook is not None:
-            self.known[key] = self.codebook.encode(vectors)
-            return {key: self.known[key]}
+            return {key: self.codebook.encode(vectors)}
         self.raw[key] = np.asarray(vectors, dtype=np.float16)
         if sum(len(v) for v in self.raw.values()) < TRAIN_TOKENS:
             return {}
@@ -367,24 +404,33 @@ class _Tokens:
             return {}
         coded = {k: self.codebook.encode(np.asarray(v, dtype=np.float32))
                  for k, v in [*self.raw.items(), *self.known.items()] if v.dtype != np.uint8}
-        self.known.update(coded)
+        for k in coded:
+            self.known.pop(k, None)
         self.raw = {}
         return coded
+
+    def _count(self, key: str) -> int:
+        return len(self.known[key]) if key in self.known else self.journal.token_count(key)
+
+    def _parts(self, keys: list[str]) -> list[Any]:
+        later = [k for k in keys if k not in self.known]
+        found = dict(zip(later, self.journal.token_rows(later), strict=True))
+        return [self.known[k] if k in self.known else found[k] for k in keys]
 
     def data(self, keys: list[str], dim: int) -> store.TokenData:
         """The stored form of every passage's token vectors, in the passages' order."""
         import numpy as np
 
-        self.learn()
+        self.journal.add({}, self.learn())
+        self.journal.flush()
         offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(self.known[k]) for k in keys])
+        offsets[1:] = np.cumsum([self._count(k) for k in keys])
         width = SUBVECTORS if self.codebook is not None else dim
         kind = np.uint8 if self.codebook is not None else np.float16
-        known = self.known
 
         def blocks() -> Iterator[Any]:
             for start in range(0, len(keys), BLOCK_ROWS):
-                part = [known[k] for k in keys[start:start + BLOCK_ROWS]]
+                part = self._parts(keys[start:start + BLOCK_ROWS])
                 yield np.concatenate(part) if part else np.zeros((0, width), kind)
 
         rows = store.StreamedRows((int(offsets[-1]), width), kind, blocks)
@@ -407,36 +453,30 @@ def _batches_of_like_length(texts: list[str]) -> list[list[int]]:
 
 
 def _embed_passages(enc: Encoder, texts: list[str], keys: list[str], tokens: _Tokens,
-                    journal: Journal, tick: Callable[[int], None] | None) -> dict[str, Any]:
+                    journal: Journal, tick: Callable[[int], None] | None) -> None:
     """Each passage's vector and token vectors from one model run per batch, journalled."""
-    vectors: dict[str, Any] = {}
     for idx in _batches_of_like_length(texts):
         vecs, toks = encode_each_with_tokens(enc, [texts[i] for i in idx])
         batch = {keys[i]: v for i, v in zip(idx, vecs, strict=True)}
         coded: dict[str, Any] = {}
         for i, tv in zip(idx, toks, strict=True):
             coded.update(tokens.add(keys[i], tv.vectors))
-        vectors.update(batch)
         journal.add(batch, coded)
         if tick:
             tick(len(idx))
-    return vectors
 
 
 def _embed_texts(enc: Encoder, texts: list[str], keys: list[str], journal: Journal,
-                 tick: Callable[[int], None] | None, batch_size: int = BATCH) -> dict[str, Any]:
+                 tick: Callable[[int], None] | None, batch_size: int = BATCH) -> None:
     """Vectors for `texts` (sentences, words), journalled as they come."""
-    vectors: dict[str, Any] = {}
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of like lengths
     texts, keys = [texts[i] for i in order], [keys[i] for i in order]
     for start in range(0, len(texts), batch_size * 8):
         part = slice(start, start + batch_size * 8)
         batch = dict(zip(keys[part], enc.encode(texts[part], batch_size=batch_size), strict=True))
-        vectors.update(batch)
         journal.add(batch)
         if tick:
             tick(len(batch))
-    return vectors
 
 
 def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous,
@@ -447,17 +487,17 @@ def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous
     build has it."""
     import numpy as np
 
-    done_vectors, done_tokens, codebook = journal.load()
+    codebook = journal.load()
     book = prev.codebook or codebook
-    if book is not codebook:  # journalled codes are only read with the codebook they were made by
-        done_tokens = {} if codebook is None or not codebook.same_as(book) else done_tokens
+    if book is not codebook and (codebook is None or not codebook.same_as(book)):
+        journal.drop_tokens()  # journalled codes are only read with the codebook they were made by
     if book is not None:
         journal.use_codebook(book)
-    known = {**done_vectors, **prev.vectors}
-    tokens = _Tokens({**done_tokens, **prev.tokens}, book, journal)
+    known = _Vectors(prev.vectors, journal)
+    tokens = _Tokens(dict(prev.tokens), book, journal)
     n = len(inputs.records)
     passages = sorted({inputs.hashes[i]: i for i in range(n)  # a copied passage: embedded once
-                       if inputs.hashes[i] not in known or inputs.hashes[i] not in tokens.known
+                       if inputs.hashes[i] not in known or not tokens.has(inputs.hashes[i])
                        }.values())
     sentences = sorted({inputs.hashes[i]: i for i in range(n, len(inputs.hashes))
                         if inputs.hashes[i] not in known}.values())
@@ -474,44 +514,27 @@ def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous
         return encoders[0]
 
     if passages:
-        known.update(_embed_passages(enc(), [inputs.texts[i] for i in passages],
-                                     [inputs.hashes[i] for i in passages], tokens, journal, tick))
+        _embed_passages(enc(), [inputs.texts[i] for i in passages],
+                        [inputs.hashes[i] for i in passages], tokens, journal, tick)
     if sentences:
-        known.update(_embed_texts(enc(), [inputs.texts[i] for i in sentences],
-                                  [inputs.hashes[i] for i in sentences], journal, tick))
+        _embed_texts(enc(), [inputs.texts[i] for i in sentences],
+                     [inputs.hashes[i] for i in sentences], journal, tick)
     if new_words:
-        known.update(_embed_texts(enc(), new_words, [TERM_KEY + w for w in new_words], journal,
-                                  tick, batch_size=128))
+        _embed_texts(enc(), new_words, [TERM_KEY + w for w in new_words], journal, tick,
+                     batch_size=128)
     journal.flush()
-    dim = len(next(iter(known.values()))) if known else dim
-    vectors = _rows_of(known, inputs.hashes, dim)
+    dim = journal.dimension() or dim
+    from_journal = [w for w in words if w not in prev.terms]
     term_vectors = np.zeros((len(words), dim), dtype=np.float16)
     for i, w in enumerate(words):
-        term_vectors[i] = prev.terms[w] if w in prev.terms else known[TERM_KEY + w]
-    passage_vectors = _matrix(known, inputs.hashes[:n], dim)
-    return _Embedded(vectors, passage_vectors, tokens.data([c.embed_hash for c in inputs.records], dim),
+        if w in prev.terms:
+            term_vectors[i] = prev.terms[w]
+    if from_journal:
+        term_vectors[[i for i, w in enumerate(words) if w not in prev.terms]] = (
+            journal.vectors([TERM_KEY + w for w in from_journal], dim))
+    return _Embedded(known.rows(inputs.hashes, dim), known.matrix(inputs.hashes[:n], dim),
+                     tokens.data([c.embed_hash for c in inputs.records], dim),
                      store.Terms(words, stems, term_vectors), len(passages))
-
-
-def _matrix(known: dict[str, Any], hashes: list[str], dim: int) -> Any:
-    """The vectors of `hashes`, in order, as one float32 matrix."""
-    import numpy as np
-
-    out = np.zeros((len(hashes), dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        out[i] = known[h]
-    return out
-
-
-def _rows_of(known: dict[str, Any], hashes: list[str], dim: int) -> store.StreamedRows:
-    """The vectors of `hashes`, in order, to be written a block at a time."""
-    import numpy as np
-
-    def blocks() -> Iterator[Any]:
-        for start in range(0, len(hashes), BLOCK_ROWS):
-            yield _matrix(known, hashes[start:start + BLOCK_ROWS], dim)
-
-    return store.StreamedRows((len(hashes), dim), np.float32, blocks)
 
 
 def _manifest(settings: Settings, spec: ModelSpec, p: Plan, read: _Read, inputs: _Inputs,
