@@ -141,6 +141,10 @@ def part_scaling() -> Part:
                      baseline=scale.BEFORE)
 
 
+def part_fresh() -> Part:
+    return scale.run(["its", f"pydocs-all{scale.DISTINCT}"], runs=3)
+
+
 def part_store() -> Part:
     return qdrant_bench.run(["its", "pydocs"])
 
@@ -156,6 +160,7 @@ PARTS: dict[str, tuple[str, Callable[[], Part]]] = {
     "mcp": ("## `itsqa mcp` (MCP over stdio)", part_mcp),
     "build": ("## Index build throughput", part_build),
     "scaling": ("## Large folders", part_scaling),
+    "fresh": ("## A large folder from scratch", part_fresh),
     "store": ("## The Qdrant store", part_store),
 }
 

@@ -4,6 +4,7 @@ recall on real vectors against exact search.
 
     python benchmarks/scale.py                      # its, pydocs, pydocs-all, pydocs-all x8
     python benchmarks/scale.py --corpora its pydocs --baseline e2e75d1   # and the old code's
+    python benchmarks/scale.py --corpora its pydocs-all-x8-distinct     # 90,000 fresh passages
 
 Each build runs from scratch (`itsqa index --rebuild --json`) in a new process, the model's ONNX
 export already in the cache; peak memory is that process's maximum resident set. The largest row
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,12 +35,14 @@ from corpora import cache_root, corpus
 
 Part = tuple[str, dict[str, Any]]
 COPIES = 8
+DISTINCT = f"-x{COPIES}-distinct"  # copies whose text differs: every vector computed afresh
 BEFORE = "e2e75d1"  # the last commit before the large-folder work (issue 38), for build ratios
 BASELINE_CORPORA = ("its", "pydocs")  # the old code takes too long on the larger ones
 QUESTIONS = {"its": "what are the quantum priorities",
              "pydocs": "how do I read a file line by line",
              "pydocs-all": "how do I read a file line by line",
-             "pydocs-all-x8": "how do I read a file line by line"}
+             "pydocs-all-x8": "how do I read a file line by line",
+             "pydocs-all-x8-distinct": "how do I read a file line by line"}
 # Peak memory of one child process (the benchmark runs each measured command in a new wrapper,
 # whose children's maximum is then that command's).
 MEASURE = ("import json, resource, subprocess, sys, time\n"
@@ -85,9 +89,37 @@ def replicated(folder: Path, copies: int) -> Path:
     return target
 
 
+def _marked(html: str, copy: int) -> str:
+    """A page of copy number `copy`, no text of it as in another copy: its title and every
+    sentence that ends in a full stop carry the number."""
+    html = re.sub(r"<title>", f"<title>Copy {copy}: ", html, count=1)
+    return re.sub(r"\.(?=\s|<)", f" {copy}.", html)
+
+
+def distinct_copies(folder: Path, copies: int) -> Path:
+    """`folder` copied `copies` times into one corpus, each copy's pages marked with its number
+    (`_marked`), so that a build embeds every copy afresh (made once, kept in the cache)."""
+    target = cache_root() / f"{folder.name}-x{copies}-distinct"
+    if not target.is_dir():
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for i in range(1, copies + 1):
+            for page in folder.rglob("*"):
+                out = tmp / f"copy-{i}" / page.relative_to(folder)
+                if page.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                elif page.suffix == ".html":
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(_marked(page.read_text(encoding="utf-8"), i), encoding="utf-8")
+        os.replace(tmp, target)
+    return target
+
+
 def folder_of(name: str) -> Path:
     if name.endswith(f"-x{COPIES}"):
         return replicated(corpus(name[: -len(f"-x{COPIES}")]).folder, COPIES)
+    if name.endswith(DISTINCT):
+        return distinct_copies(corpus(name[: -len(DISTINCT)]).folder, COPIES)
     return corpus(name).folder
 
 
@@ -192,6 +224,18 @@ def hnsw_recall(folder: Path, index: Path, questions: Path) -> dict[str, Any]:
     return out
 
 
+def copies_note(name: str) -> str:
+    """What the table's last row, when it is a folder copied COPIES times, is built from."""
+    if name.endswith(f"-x{COPIES}"):
+        return (f"`{name}`: {COPIES} copies of one folder, built on a copy of that folder's "
+                "index, so its build time is everything but the model (vectors reused by hash).")
+    if name.endswith(DISTINCT):
+        return (f"`{name}`: {COPIES} copies of one folder, each copy's page titles and sentences "
+                "marked with its number so that no text repeats: built from scratch, every "
+                "vector computed afresh.")
+    return ""
+
+
 def run(names: list[str], runs: int = 5, baseline: str | None = None) -> Part:
     work = Path(tempfile.mkdtemp(prefix="itsqa-scale-"))
     itsqa = [sys.executable, "-m", "itsqa"]
@@ -231,9 +275,7 @@ def run(names: list[str], runs: int = 5, baseline: str | None = None) -> Part:
             f"Each build from scratch in a new process (`itsqa index --rebuild --json`), the "
             f"model's ONNX export already cached. Cold ask: a new process, `--no-refresh`, "
             f"median of {runs} rounds taking the corpora in turn (ratio to the first row). "
-            f"Warm: median in one process. `{names[-1]}`: {COPIES} copies of one folder, built "
-            "on a copy of that folder's index, so its build time is everything but the model "
-            "(vectors reused by hash)." if names[-1].endswith(f"x{COPIES}") else "",
+            "Warm: median in one process. " + copies_note(names[-1]),
             table(["corpus", "sources", "passages", "vectors", "build s", "passages/s",
                    "peak MB", "KB/passage (no dense)", "dense MB", "search", "cold ask s",
                    "warm ask ms"], rows)]
