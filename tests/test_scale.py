@@ -93,6 +93,38 @@ def test_an_interrupted_build_resumes_from_its_journal(corpus_copy, tmp_path, fa
             == [h.text for h in open_index(fresh).retriever.ask(question).hits])
 
 
+def test_an_update_reuses_the_previous_index_s_vectors_and_codes_as_they_were(
+        corpus_copy, tmp_path, fake_encoder, monkeypatch) -> None:
+    # The previous index's vectors and codes are read from its files as the new one is written.
+    monkeypatch.setattr(tokens, "TRAIN_TOKENS", 1024)
+    monkeypatch.setattr(tokens, "MIN_TRAIN", 1024)
+    monkeypatch.setattr(build, "TRAIN_TOKENS", 1024)
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    before = store.load(s.index_dir)
+    assert before is not None and before.tokens.codebook is not None
+    embeddings = np.asarray(before.embeddings())
+    old = {h: (embeddings[row].copy(), before.tokens.rows[
+               int(before.tokens.offsets[row]):int(before.tokens.offsets[row + 1])].copy())
+           for row, h in enumerate(before.chunks.embed_hashes())}
+    source = next(corpus_copy.glob("*hansard*.txt"))
+    source.write_text(source.read_text(encoding="utf-8")
+                      + "\n\nA closing paragraph on undersea cables, new to this source.\n",
+                      encoding="utf-8")
+    report = update_index(s)
+    assert 0 < report.embedded < report.total
+    after = store.load(s.index_dir)
+    assert after is not None and after.tokens.codebook.same_as(before.tokens.codebook)
+    reused = 0
+    for row, h in enumerate(after.chunks.embed_hashes()):
+        if h in old:
+            reused += 1
+            t = after.tokens
+            assert np.array_equal(np.asarray(after.embeddings()[row]), old[h][0])
+            assert np.array_equal(t.rows[int(t.offsets[row]):int(t.offsets[row + 1])], old[h][1])
+    assert reused == report.total - report.embedded
+
+
 def test_a_journal_shard_cut_short_or_of_another_model_is_passed_over(tmp_path: Path) -> None:
     j = journal.Journal(tmp_path, "model-a")
     j.add({"k1": np.ones(4, dtype=np.float32)})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import expansion, lexical, store
+from . import expansion, lexical, npy_parts, store
 from .changes import CHUNKING_CHANGED, Plan, meta_key, plan
 from .chunking import chunk_text, furniture_to_skip, sentence_spans
 from .config import Settings
@@ -186,10 +186,13 @@ class _Previous:
     sources: dict[str, Any] = field(default_factory=dict)
     chunks_by_source: dict[str, list[store.ChunkRecord]] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
-    vectors: dict[str, Any] = field(default_factory=dict)  # embed hash -> vector
     terms: dict[str, Any] = field(default_factory=dict)  # word -> vector
-    # passage embed hash -> its token vectors as stored: codes under `codebook`, else float16
-    tokens: dict[str, Any] = field(default_factory=dict)
+    # Vectors and token vectors stay on disk, read a block at a time when the build writes.
+    vector_rows: dict[str, int] = field(default_factory=dict)  # embed hash -> row of vectors_file
+    vectors_file: Path | None = None
+    # passage embed hash -> its rows of tokens_file: codes under `codebook`, else float16
+    token_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tokens_file: Path | None = None
     codebook: Codebook | None = None
 
 
@@ -206,13 +209,15 @@ def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
     prev.sources, prev.texts = loaded.sources, loaded.texts
     for c in loaded.chunks:
         prev.chunks_by_source.setdefault(c.source, []).append(c)
-    prev.vectors = dict(zip(loaded.vector_hashes, loaded.embeddings(), strict=True))
+    prev.vector_rows = {h: row for row, h in enumerate(loaded.vector_hashes)}
+    prev.vectors_file = loaded.path / store.EMBEDDINGS
     terms = loaded.terms()
     prev.terms = dict(zip(terms.words, terms.vectors, strict=True))
     t = loaded.tokens
     prev.codebook = t.codebook
-    prev.tokens = {h: t.rows[int(t.offsets[row]) : int(t.offsets[row + 1])]
-                   for row, h in enumerate(loaded.chunks.embed_hashes())}
+    prev.token_spans = {h: (int(t.offsets[row]), int(t.offsets[row + 1]))
+                        for row, h in enumerate(loaded.chunks.embed_hashes())}
+    prev.tokens_file = loaded.path / (store.TOKEN_CODES if t.codebook else store.TOKEN_VECTORS)
     return prev
 
 
@@ -333,23 +338,24 @@ class _Embedded:
 
 class _Vectors:
     """The vector of each text key: the previous index's, else the journal's (what this build
-    or an interrupted one embedded, read back from disk)."""
+    or an interrupted one embedded), both read back from disk a block at a time."""
 
-    def __init__(self, previous: dict[str, Any], journal: Journal) -> None:
-        self.previous, self.journal = previous, journal
+    def __init__(self, prev: _Previous, journal: Journal) -> None:
+        self.prev, self.journal = prev, journal
 
     def __contains__(self, key: str) -> bool:
-        return key in self.previous or self.journal.has_vector(key)
+        return key in self.prev.vector_rows or self.journal.has_vector(key)
 
     def matrix(self, keys: list[str], dim: int) -> Any:
         """The vectors of `keys`, in order, as one float32 matrix."""
         import numpy as np
 
         out = np.zeros((len(keys), dim), dtype=np.float32)
-        later = [i for i, k in enumerate(keys) if k not in self.previous]
-        for i, k in enumerate(keys):
-            if k in self.previous:
-                out[i] = self.previous[k]
+        rows = self.prev.vector_rows
+        earlier = [i for i, k in enumerate(keys) if k in rows]
+        later = [i for i, k in enumerate(keys) if k not in rows]
+        if earlier and self.prev.vectors_file is not None:
+            out[earlier] = npy_parts.rows(self.prev.vectors_file, [rows[keys[i]] for i in earlier])
         if later:
             out[later] = self.journal.vectors([keys[i] for i in later], dim)
         return out
@@ -368,15 +374,25 @@ class _Vectors:
 class _Tokens:
     """Passages' token vectors as they are embedded: product-quantised once a codebook is
     learnt (from the first TRAIN_TOKENS vectors, or the previous index's), float16 until then,
-    and for good where the corpus is too small to learn one. Codes are kept by the journal;
-    `known` holds the previous index's, and a tiny corpus's float16 vectors."""
+    and for good where the corpus is too small to learn one. New codes are kept by the journal,
+    the previous index's codes stay in its file; `known` holds float16 vectors (a tiny corpus's,
+    or a previous tiny index's, which a codebook learnt now will code)."""
 
-    def __init__(self, known: dict[str, Any], codebook: Codebook | None, journal: Journal) -> None:
-        self.known, self.codebook, self.journal = known, codebook, journal
+    def __init__(self, prev: _Previous, codebook: Codebook | None, journal: Journal) -> None:
+        self.codebook, self.journal = codebook, journal
+        self.known: dict[str, Any] = {}
         self.raw: dict[str, Any] = {}  # float16, waiting for a codebook
+        self.earlier: dict[str, tuple[int, int]] = {}  # the previous index's codes, by passage
+        self.earlier_file = prev.tokens_file
+        if prev.codebook is None and prev.tokens_file is not None:  # float16: a tiny index
+            keys = list(prev.token_spans)
+            self.known = dict(zip(keys, npy_parts.spans(prev.tokens_file, list(
+                prev.token_spans.values())), strict=True))
+        else:
+            self.earlier = prev.token_spans
 
     def has(self, key: str) -> bool:
-        return key in self.known or self.journal.has_tokens(key)
+        return key in self.known or key in self.earlier or self.journal.has_tokens(key)
 
     def add(self, key: str, vectors: Any) -> dict[str, Any]:
         """Take one passage's token vectors; returns what is now coded, for the journal."""
@@ -410,11 +426,21 @@ class _Tokens:
         return coded
 
     def _count(self, key: str) -> int:
-        return len(self.known[key]) if key in self.known else self.journal.token_count(key)
+        if key in self.known:
+            return len(self.known[key])
+        if key in self.earlier:
+            a, b = self.earlier[key]
+            return b - a
+        return self.journal.token_count(key)
 
     def _parts(self, keys: list[str]) -> list[Any]:
-        later = [k for k in keys if k not in self.known]
+        earlier = [k for k in keys if k not in self.known and k in self.earlier]
+        later = [k for k in keys if k not in self.known and k not in self.earlier]
         found = dict(zip(later, self.journal.token_rows(later), strict=True))
+        if earlier and self.earlier_file is not None:
+            found.update(zip(earlier, npy_parts.spans(self.earlier_file,
+                                                      [self.earlier[k] for k in earlier]),
+                             strict=True))
         return [self.known[k] if k in self.known else found[k] for k in keys]
 
     def data(self, keys: list[str], dim: int) -> store.TokenData:
@@ -493,8 +519,8 @@ def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous
         journal.drop_tokens()  # journalled codes are only read with the codebook they were made by
     if book is not None:
         journal.use_codebook(book)
-    known = _Vectors(prev.vectors, journal)
-    tokens = _Tokens(dict(prev.tokens), book, journal)
+    known = _Vectors(prev, journal)
+    tokens = _Tokens(prev, book, journal)
     n = len(inputs.records)
     passages = sorted({inputs.hashes[i]: i for i in range(n)  # a copied passage: embedded once
                        if inputs.hashes[i] not in known or not tokens.has(inputs.hashes[i])
@@ -565,7 +591,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
     count = token_counter(spec)
     read = _read_sources(settings, p, manifest, prev, count, progress)
     inputs = _prepare_inputs(settings, spec, read, count)
-    dim = int(manifest["model"]["dimension"]) if (manifest and prev.vectors) else 0
+    dim = int(manifest["model"]["dimension"]) if (manifest and prev.vector_rows) else 0
     journal = Journal(settings.index_dir, spec.key)
     done = _embed(settings, spec, inputs, prev, progress, note, dim, journal)
     inputs.texts.clear()  # what the model read: not needed to write, and large in a large folder

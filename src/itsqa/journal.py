@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from . import npy_parts
 from .tokens import Codebook
 
 FOLDER = ".partial"
@@ -104,9 +105,9 @@ class Journal:
             if meta.get("model") != self.model_key:
                 return
             shard = int(stem)
-            shape = np.load(self._path(shard, "vectors"), mmap_mode="r", allow_pickle=False).shape
+            shape = npy_parts.shape(self._path(shard, "vectors"))
             offsets = np.load(self._path(shard, "offsets"), allow_pickle=False)
-            codes = len(np.load(self._path(shard, "tokens"), mmap_mode="r", allow_pickle=False))
+            codes = npy_parts.shape(self._path(shard, "tokens"))[0]
         except (OSError, ValueError, KeyError):
             return
         if (shape[0] != len(meta["vectors"]) or len(offsets) != len(meta["tokens"]) + 1
@@ -153,45 +154,24 @@ class Journal:
                 out[i] = self._vectors[k]
         for shard, group in _by_shard([self._vector_at[keys[i]] for i in written]).items():
             rows = [self._vector_at[keys[written[j]]] % _SHARD for j in group]
-            out[[written[j] for j in group]] = self._read(shard, "vectors", rows)
+            out[[written[j] for j in group]] = npy_parts.rows(self._path(shard, "vectors"), rows)
         return out
 
     def token_rows(self, keys: list[str]) -> list[Any]:
         """The token codes (or float16 vectors) of each passage of `keys`, in order."""
-        import numpy as np
-
         out: list[Any] = [self._tokens.get(k) for k in keys]
         written = [i for i, part in enumerate(out) if part is None]
         for shard, group in _by_shard([self._tokens_at[keys[i]] for i in written]).items():
             offsets = self._offsets[shard]
-            spans = [(int(offsets[p]), int(offsets[p + 1]))
-                     for p in (self._tokens_at[keys[written[j]]] % _SHARD for j in group)]
-            whole = self._map(shard, "tokens")
-            try:
-                for j, (a, b) in zip(group, spans, strict=True):
-                    out[written[j]] = np.array(whole[a:b])
-            finally:
-                del whole
+            places = [self._tokens_at[keys[written[j]]] % _SHARD for j in group]
+            parts = npy_parts.spans(self._path(shard, "tokens"),
+                                    [(int(offsets[p]), int(offsets[p + 1])) for p in places])
+            for j, part in zip(group, parts, strict=True):
+                out[written[j]] = part
         return out
 
     def _path(self, shard: int, part: str) -> Path:
         return self.folder / f"{shard:06d}.{part}.npy"
-
-    def _map(self, shard: int, part: str) -> Any:
-        import numpy as np
-
-        return np.load(self._path(shard, part), mmap_mode="r", allow_pickle=False)
-
-    def _read(self, shard: int, part: str, rows: list[int]) -> Any:
-        """Rows of one shard's array, through a memory map closed at once (pages read through
-        a map the build keeps open would count as its own memory)."""
-        import numpy as np
-
-        whole = self._map(shard, part)
-        try:
-            return np.array(whole[rows])
-        finally:
-            del whole
 
     # -- recording --------------------------------------------------------------------------
     @property
