@@ -47,6 +47,15 @@ def test_product_quantisation_keeps_token_similarities(tmp_path: Path) -> None:
     assert np.abs(exact.max(axis=1) - guessed.max(axis=1)).mean() > 0.05
 
 
+def test_each_code_names_the_nearest_centroid_of_its_slice() -> None:
+    x = _clustered(512, seed=3)
+    book = tokens.Codebook.train(_clustered(4096))
+    parts = x.reshape(len(x), tokens.SUBVECTORS, -1)
+    c = book.centroids
+    distances = (c * c).sum(axis=2)[None] - 2 * np.einsum("nmd,mkd->nmk", parts, c)
+    assert np.array_equal(book.encode(x), distances.argmin(axis=2))
+
+
 def test_passage_table_round_trip(tmp_path: Path) -> None:
     records = [ChunkRecord("a.txt", 0, 0, 11, "Héllo world", "Intro", "0" * 32),
                ChunkRecord("b.pdf", 3, 40, 52, "Second text.", "", "1" * 32, page=7)]

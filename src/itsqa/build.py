@@ -371,6 +371,18 @@ class _Vectors:
         return store.StreamedRows((len(keys), dim), np.float32, blocks)
 
 
+def _encode_each(book: Codebook, batch: dict[str, Any]) -> dict[str, Any]:
+    """Each passage's token codes (key -> vectors in, key -> codes out), in one call to the
+    codebook."""
+    import numpy as np
+
+    if not batch:
+        return {}
+    codes = book.encode(np.concatenate([np.asarray(v, np.float32) for v in batch.values()]))
+    ends = np.cumsum([len(v) for v in batch.values()])
+    return dict(zip(batch, np.split(codes, ends[:-1]), strict=True))
+
+
 class _Tokens:
     """Passages' token vectors as they are embedded: product-quantised once a codebook is
     learnt (from the first TRAIN_TOKENS vectors, or the previous index's), float16 until then,
@@ -394,13 +406,14 @@ class _Tokens:
     def has(self, key: str) -> bool:
         return key in self.known or key in self.earlier or self.journal.has_tokens(key)
 
-    def add(self, key: str, vectors: Any) -> dict[str, Any]:
-        """Take one passage's token vectors; returns what is now coded, for the journal."""
+    def add(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Take passages' token vectors (key -> vectors); returns what is now coded, for the
+        journal."""
         import numpy as np
 
         if self.codebook is not None:
-            return {key: self.codebook.encode(vectors)}
-        self.raw[key] = np.asarray(vectors, dtype=np.float16)
+            return _encode_each(self.codebook, batch)
+        self.raw.update((k, np.asarray(v, dtype=np.float16)) for k, v in batch.items())
         if sum(len(v) for v in self.raw.values()) < TRAIN_TOKENS:
             return {}
         return self.learn()
@@ -418,8 +431,8 @@ class _Tokens:
             self.known.update(self.raw)
             self.raw = {}
             return {}
-        coded = {k: self.codebook.encode(np.asarray(v, dtype=np.float32))
-                 for k, v in [*self.raw.items(), *self.known.items()] if v.dtype != np.uint8}
+        uncoded = [*self.raw.items(), *self.known.items()]
+        coded = _encode_each(self.codebook, {k: v for k, v in uncoded if v.dtype != np.uint8})
         for k in coded:
             self.known.pop(k, None)
         self.raw = {}
@@ -484,9 +497,7 @@ def _embed_passages(enc: Encoder, texts: list[str], keys: list[str], tokens: _To
     for idx in _batches_of_like_length(texts):
         vecs, toks = encode_each_with_tokens(enc, [texts[i] for i in idx])
         batch = {keys[i]: v for i, v in zip(idx, vecs, strict=True)}
-        coded: dict[str, Any] = {}
-        for i, tv in zip(idx, toks, strict=True):
-            coded.update(tokens.add(keys[i], tv.vectors))
+        coded = tokens.add({keys[i]: tv.vectors for i, tv in zip(idx, toks, strict=True)})
         journal.add(batch, coded)
         if tick:
             tick(len(idx))
