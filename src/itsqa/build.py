@@ -561,14 +561,13 @@ def _embed(settings: Settings, spec: ModelSpec, inputs: _Inputs, prev: _Previous
                      batch_size=128)
     journal.flush()
     dim = journal.dimension() or dim
-    from_journal = [w for w in words if w not in prev.terms]
     term_vectors = np.zeros((len(words), dim), dtype=np.float16)
+    later = [i for i, w in enumerate(words) if w not in prev.terms]
     for i, w in enumerate(words):
         if w in prev.terms:
             term_vectors[i] = prev.terms[w]
-    if from_journal:
-        term_vectors[[i for i, w in enumerate(words) if w not in prev.terms]] = (
-            journal.vectors([TERM_KEY + w for w in from_journal], dim))
+    if later:
+        term_vectors[later] = journal.vectors([TERM_KEY + words[i] for i in later], dim)
     return _Embedded(known.rows(inputs.hashes, dim), known.matrix(inputs.hashes[:n], dim),
                      tokens.data([c.embed_hash for c in inputs.records], dim),
                      store.Terms(words, stems, term_vectors), len(passages))
