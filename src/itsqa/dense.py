@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import npy_parts
+
 EXACT_SEARCH_MAX = 200_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
@@ -40,26 +42,15 @@ def needs_hnsw(vectors: int) -> bool:
 
 
 def _rows(path: Path, start: int, stop: int) -> Any:
-    """Rows start:stop of a 2-D .npy file as float32, read through a memory map closed at once,
-    so that reading a large file a part at a time never makes it resident as a whole."""
+    """Rows start:stop of a 2-D .npy file as float32, never making the whole file resident."""
     import numpy as np
 
-    whole = np.load(path, mmap_mode="r", allow_pickle=False)
-    try:
-        return np.array(whole[start:stop], dtype=np.float32)
-    finally:
-        del whole
-
-
-def _row_count(path: Path) -> int:
-    import numpy as np
-
-    return len(np.load(path, mmap_mode="r", allow_pickle=False))
+    return np.asarray(npy_parts.spans(path, [(start, stop)])[0], dtype=np.float32)
 
 
 def npy_blocks(path: Path, rows: int = 50_000) -> Iterator[Any]:
     """The rows of a 2-D .npy file as float32 blocks of `rows`."""
-    for start in range(0, _row_count(path), rows):
+    for start in range(0, npy_parts.shape(path)[0], rows):
         yield _rows(path, start, start + rows)
 
 
@@ -69,7 +60,7 @@ def _spread_sample(path: Path, runs: int = 50) -> Any:
     resident."""
     import numpy as np
 
-    total, length = _row_count(path), max(1, TRAIN_ROWS // runs)
+    total, length = npy_parts.shape(path)[0], max(1, TRAIN_ROWS // runs)
     starts = np.linspace(0, max(total - length, 0), runs).astype(np.int64)
     return np.concatenate([_rows(path, int(a), int(a) + length) for a in starts])
 

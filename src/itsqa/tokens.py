@@ -6,6 +6,8 @@ centroids from keeps its vectors in float16. Decoding is a numpy lookup: asking 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +20,19 @@ CENTROIDS = 256
 TRAIN_TOKENS = 16_384
 MIN_TRAIN = TRAIN_TOKENS
 ITERATIONS = 15
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """FAISS on one thread for the duration (then as many as before)."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 @dataclass(frozen=True)
@@ -41,26 +56,17 @@ class Codebook:
         pq.cp.niter = ITERATIONS
         pq.cp.max_points_per_centroid = TRAIN_TOKENS // CENTROIDS
         pq.cp.seed = 1234  # the same corpus gives the same index
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)  # small work: threads only wait on each other
-        try:
+        with _one_thread():  # small work: threads only wait on each other
             pq.train(x)
-        finally:
-            faiss.omp_set_num_threads(threads)
         return cls(faiss.vector_to_array(pq.centroids).reshape(SUBVECTORS, CENTROIDS, -1))
 
     def encode(self, vectors: Any) -> Any:
         """uint8 codes (n x SUBVECTORS): each sub-vector's nearest centroid, by FAISS's encoder
         on one thread (a build calls it between model runs, which have the cores)."""
-        import faiss
         import numpy as np
 
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
+        with _one_thread():
             return self._quantiser.compute_codes(np.ascontiguousarray(vectors, dtype=np.float32))
-        finally:
-            faiss.omp_set_num_threads(threads)
 
     @cached_property
     def _quantiser(self) -> Any:
