@@ -67,6 +67,9 @@ def test_bad_fields_are_ignored_with_a_warning_and_nothing_is_evaluated() -> Non
     assert fm is not None
     assert fm.title == "!!python/object/apply:os.system ['echo hi']"  # text, as written
     assert fm.date == "" and "date 'May 1st' is not a date" in fm.warning
+    for unreal in ("2023-13", "2023-02-30", "2023-99-99 10:00"):  # the shape of a date, no such day
+        fm = read_front_matter(f"---\ndate: {unreal}\n---\nBody")
+        assert fm is not None and fm.date == "" and "is not a date" in fm.warning
     broken = read_front_matter("+++\ntitle = \n+++\nBody")  # not TOML: its text is kept
     assert broken is not None and broken.end == 0 and broken.title == ""
     assert "does not read as TOML front matter" in broken.warning

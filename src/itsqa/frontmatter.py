@@ -14,6 +14,8 @@ import re
 import tomllib
 from dataclasses import dataclass
 
+from .metadata import iso_date
+
 _FENCE = re.compile(r"\A\n?(---|\+\+\+)[ \t]*\n")
 _CLOSE = {"---": re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M), "+++": re.compile(r"^\+\+\+[ \t]*$", re.M)}
 # Past this, a file that opens with `---` is taken to open with a rule, not with front matter.
@@ -97,7 +99,7 @@ def _date(value: object) -> str:
     if isinstance(value, (datetime.date, datetime.datetime)):
         return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
     m = _ISO.fullmatch(value.strip()) if isinstance(value, str) else None
-    return m.group(1) if m else ""
+    return m.group(1) if m and iso_date(m.group(1)) else ""  # a real month and day, not 2023-13
 
 
 def read_front_matter(text: str) -> FrontMatter | None:
