@@ -9,9 +9,10 @@ def _escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: list[list[str]], title: str = "", padding: int = 0) -> bytes:
+def make_pdf(pages: list[list[str]], title: str = "", padding: int = 0, date: str = "") -> bytes:
     """`padding`: blank bytes added to each page's drawing instructions, which read as no text
-    (the instructions are then compressed, as a real PDF's are, so the file stays small)."""
+    (the instructions are then compressed, as a real PDF's are, so the file stays small);
+    `date`: the info dictionary's CreationDate, as written."""
     objects: list[bytes] = []
     n_pages = len(pages)
     # 1 catalog, 2 pages, 3 font, then (page, content) pairs, then info
@@ -32,7 +33,8 @@ def make_pdf(pages: list[list[str]], title: str = "", padding: int = 0) -> bytes
             stream, flate = zlib.compress(stream + b" " * padding), b" /Filter /FlateDecode"
         objects.append(b"<< /Length " + str(len(stream)).encode() + flate + b" >>\nstream\n"
                        + stream + b"\nendstream")
-    objects.append(f"<< /Title ({_escape(title)}) /Author (Test Author) >>".encode())
+    created = f" /CreationDate ({_escape(date)})" if date else ""
+    objects.append(f"<< /Title ({_escape(title)}) /Author (Test Author){created} >>".encode())
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objects, 1):

@@ -162,3 +162,18 @@ def test_a_markdown_title_is_its_first_level_one_heading(text: str, title: str) 
     from itsqa.readers import markdown_title
 
     assert markdown_title(text) == title
+
+
+def test_a_pdf_with_a_date_pypdf_cannot_read_keeps_its_text_undated(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = ["The lighthouse programme trained four hundred diplomats."]
+    (corpus / "odd.pdf").write_bytes(make_pdf([text], title="Odd", date="D:2023garbage"))
+    (corpus / "dated.pdf").write_bytes(make_pdf([text], title="Dated", date="D:20230322120000Z"))
+    report = update_index(make_settings(corpus, tmp_path))
+    assert list(report.warnings) == []
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert {c.source for c in loaded.chunks} == {"odd.pdf", "dated.pdf"}
+    dates = {name: entry.get("date", "") for name, entry in loaded.sources.items()}
+    assert dates == {"odd.pdf": "", "dated.pdf": "2023-03-22"}

@@ -341,11 +341,18 @@ def read_pdf(path: Path) -> Parsed:
     text, pages = _pdf_pages(reader)
     headings = pdf_headings(reader, text, pages)
     info = reader.metadata
-    date = ""
-    if info is not None and info.creation_date is not None:
-        date = info.creation_date.date().isoformat()
     return Parsed(text, SourceMeta(
         title=str(info.title or "") if info is not None else "",
         publisher=str(info.author or "") if info is not None else "",
-        date=date,
+        date=_pdf_date(info),
     ), pages=pages, headings=headings, explicit=bool(headings))
+
+
+def _pdf_date(info: Any) -> str:
+    """The info dictionary's creation date as ISO, or "" where it has none or one pypdf cannot
+    read ("D:2023garbage"): a bad date in the metadata is no reason to lose the text."""
+    try:
+        created = info.creation_date if info is not None else None
+    except ValueError:
+        return ""
+    return created.date().isoformat() if created is not None else ""
