@@ -177,3 +177,22 @@ def test_a_pdf_with_a_date_pypdf_cannot_read_keeps_its_text_undated(tmp_path, fa
     assert {c.source for c in loaded.chunks} == {"odd.pdf", "dated.pdf"}
     dates = {name: entry.get("date", "") for name, entry in loaded.sources.items()}
     assert dates == {"odd.pdf": "", "dated.pdf": "2023-03-22"}
+
+
+def _page(head: str, body: str) -> str:
+    return f"<html><head>{head}<title>Page</title></head><body><article><p>{body}</p></article></body></html>"
+
+
+@pytest.mark.parametrize("head,body,encoding", [
+    ('<meta charset="shift_jis">', "技術協力の覚書に署名した。", "shift_jis"),
+    ('<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">',
+     "Технологическое партнёрство с Великобританией.", "cp1251"),
+    ('<meta charset="gb2312">', "英国与伙伴国家的技术合作。", "gbk"),
+    ("", "Café partnerships, 50 € each.", "cp1252"),  # declares nothing, not UTF-8
+    ('<meta charset="iso-8859-1">', "Café partnerships, 50 € each.", "utf-8"),  # UTF-8 whatever it says
+], ids=["shift_jis", "windows-1251", "gb2312", "undeclared", "utf-8 declared latin-1"])
+def test_an_html_page_is_read_in_the_encoding_it_declares(head: str, body: str, encoding: str) -> None:
+    from itsqa.readers import read_html
+
+    parsed = read_html(_page(head, body).encode(encoding))
+    assert body in parsed.text

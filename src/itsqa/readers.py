@@ -4,6 +4,7 @@ on hostile input and raises Unreadable, with the reason to report, for a file it
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
 import os
@@ -59,14 +60,15 @@ def megabytes(size: float) -> str:
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
+def decode_text(data: bytes, declared: str = "") -> tuple[str, str]:
     """Bytes -> (text, encoding), newlines as Python's text mode reads them, so that
     `open(path, encoding="utf-8").read()[start:end]` matches the offsets we store. A UTF-8
     byte-order mark (Windows Notepad writes one) reads as a blank line: the same length, so the
     offsets still match, and a title or heading on the first line is still seen as one. A file
-    saved as UTF-16 (it opens with a byte-order mark) is read as such."""
+    saved as UTF-16 (it opens with a byte-order mark) is read as such. Bytes that are not UTF-8
+    are read in the `declared` encoding where that reads them, else as Windows-1252."""
     tried = ("utf-16",) if data.startswith(_UTF16_BOMS) else ()
-    for enc in (*tried, "utf-8", "cp1252"):
+    for enc in (*tried, "utf-8", *((declared,) if declared else ()), "cp1252"):
         try:
             text = data.decode(enc)
             break
@@ -87,6 +89,29 @@ def looks_binary(data: bytes) -> bool:
         return True
     control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
     return bool(head) and control / len(head) > 0.1
+
+
+# A page's own statement of its encoding, within its first 1,024 bytes as browsers look for it:
+# <meta charset="shift_jis"> or <meta http-equiv="Content-Type" content="text/html; charset=...">.
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+
+
+# Labels that browsers read as a larger encoding (the WHATWG Encoding standard).
+_SUPERSETS = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gbk",
+              "shift_jis": "cp932", "euc_kr": "cp949"}
+
+
+def declared_charset(html: bytes) -> str:
+    """The encoding an HTML page declares, as Python names it, or "" where it declares none
+    that Python knows; read as browsers read it (Latin-1 as Windows-1252, GB2312 as GBK)."""
+    m = _META_CHARSET.search(html[:1024])
+    if not m:
+        return ""
+    try:
+        name = codecs.lookup(m.group(1).decode("ascii")).name
+    except LookupError:
+        return ""
+    return _SUPERSETS.get(name, name)
 
 
 # libxml2, which trafilatura parses with, gives up on elements nested deeper than this and
@@ -119,7 +144,7 @@ def read_html(data: bytes) -> Parsed:
     date and address."""
     from .html_text import from_trafilatura, page_metadata_of, structured_text
 
-    html, _ = decode_text(data)
+    html, _ = decode_text(data, declared_charset(data))
     found = structured_text(html)
     if found is None:
         import trafilatura  # lazy: only HTML sources need it
