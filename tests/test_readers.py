@@ -196,3 +196,17 @@ def test_an_html_page_is_read_in_the_encoding_it_declares(head: str, body: str, 
 
     parsed = read_html(_page(head, body).encode(encoding))
     assert body in parsed.text
+
+
+def test_a_pdf_cut_short_or_not_a_pdf_at_all_is_skipped_saying_which(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pdf = make_pdf([["The lighthouse programme trained four hundred diplomats."]])
+    (corpus / "whole.pdf").write_bytes(pdf)
+    (corpus / "cut.pdf").write_bytes(pdf[: len(pdf) // 2])  # a download interrupted
+    (corpus / "page.pdf").write_bytes(b"<html><body><p>A saved web page.</p></body></html>")
+    report = update_index(make_settings(corpus, tmp_path))
+    assert sorted(report.warnings) == [
+        "skipped cut.pdf: it ends before a PDF's end marker (%%EOF): the file looks cut short, "
+        "as by an interrupted download",
+        "skipped page.pdf: it is not a PDF: it does not start as one (%PDF-)"]

@@ -262,7 +262,10 @@ def _open_pdf(path: Path) -> Any:
     pdf_log = logging.getLogger("pypdf")
     if not pdf_log.handlers:
         pdf_log.addHandler(logging.NullHandler())
-    reader = PdfReader(str(path))
+    try:
+        reader = PdfReader(str(path))
+    except Exception as exc:
+        raise (_pdf_damage(path) or exc) from exc
     if reader.is_encrypted:
         try:  # most encrypted PDFs restrict only editing and open with an empty password
             opened = bool(reader.decrypt(""))
@@ -276,6 +279,22 @@ def _open_pdf(path: Path) -> Any:
                          f"{megabytes(max_text_bytes())} MB text limit allows (set "
                          "ITSQA_MAX_SOURCE_MB to raise it)")
     return reader
+
+
+def _pdf_damage(path: Path) -> Unreadable | None:
+    """What is plainly wrong with a file pypdf cannot open, where its bytes show it: no PDF
+    header (another kind of file named .pdf), or no end marker (cut short, as a download
+    interrupted); None where neither is the case."""
+    with path.open("rb") as f:
+        head = f.read(1024)
+        f.seek(max(0, path.stat().st_size - 1024))
+        tail = f.read()
+    if b"%PDF-" not in head:
+        return Unreadable("it is not a PDF: it does not start as one (%PDF-)")
+    if b"%%EOF" not in tail:
+        return Unreadable("it ends before a PDF's end marker (%%EOF): the file looks cut short, "
+                          "as by an interrupted download")
+    return None
 
 
 def _pdf_pages(reader: Any) -> tuple[str, tuple[tuple[int, int], ...]]:
