@@ -180,7 +180,9 @@ def test_a_pdf_with_a_date_pypdf_cannot_read_keeps_its_text_undated(tmp_path, fa
 
 
 def _page(head: str, body: str) -> str:
-    return f"<html><head>{head}<title>Page</title></head><body><article><p>{body}</p></article></body></html>"
+    prolog, head = (head, "") if head.startswith("<?xml") else ("", head)
+    return (f"{prolog}<html><head>{head}<title>Page</title></head>"
+            f"<body><article><p>{body}</p></article></body></html>")
 
 
 @pytest.mark.parametrize("head,body,encoding", [
@@ -188,9 +190,11 @@ def _page(head: str, body: str) -> str:
     ('<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">',
      "Технологическое партнёрство с Великобританией.", "cp1251"),
     ('<meta charset="gb2312">', "英国与伙伴国家的技术合作。", "gbk"),
+    ('<?xml version="1.0" encoding="ISO-8859-15"?>', "Partenariat technologique à 50 €.",
+     "iso8859-15"),
     ("", "Café partnerships, 50 € each.", "cp1252"),  # declares nothing, not UTF-8
     ('<meta charset="iso-8859-1">', "Café partnerships, 50 € each.", "utf-8"),  # UTF-8 whatever it says
-], ids=["shift_jis", "windows-1251", "gb2312", "undeclared", "utf-8 declared latin-1"])
+], ids=["shift_jis", "windows-1251", "gb2312", "xhtml iso-8859-15", "undeclared", "utf-8 declared latin-1"])
 def test_an_html_page_is_read_in_the_encoding_it_declares(head: str, body: str, encoding: str) -> None:
     from itsqa.readers import read_html
 

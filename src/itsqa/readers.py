@@ -92,8 +92,11 @@ def looks_binary(data: bytes) -> bool:
 
 
 # A page's own statement of its encoding, within its first 1,024 bytes as browsers look for it:
-# <meta charset="shift_jis"> or <meta http-equiv="Content-Type" content="text/html; charset=...">.
-_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+# <meta charset="shift_jis">, <meta http-equiv="Content-Type" content="text/html; charset=...">,
+# or an XHTML page's <?xml version="1.0" encoding="..."?>.
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)"
+                           rb"|^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9_.:-]+)",
+                           re.IGNORECASE)
 
 
 # Labels that browsers read as a larger encoding (the WHATWG Encoding standard).
@@ -108,7 +111,7 @@ def declared_charset(html: bytes) -> str:
     if not m:
         return ""
     try:
-        name = codecs.lookup(m.group(1).decode("ascii")).name
+        name = codecs.lookup((m.group(1) or m.group(2)).decode("ascii")).name
     except LookupError:
         return ""
     return _SUPERSETS.get(name, name)
