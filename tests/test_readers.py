@@ -202,6 +202,15 @@ def test_an_html_page_is_read_in_the_encoding_it_declares(head: str, body: str, 
     assert body in parsed.text
 
 
+@pytest.mark.parametrize("label", ["base64", "utf-16", "unicode-escape", "undefined", "nonsense"])
+def test_a_page_declaring_an_encoding_no_browser_reads_is_read_as_declaring_none(label: str) -> None:
+    from itsqa.readers import read_html
+
+    body = "Café partnerships, 50 € each."
+    parsed = read_html(_page(f'<meta charset="{label}">', body).encode("cp1252"))
+    assert body in parsed.text
+
+
 def test_a_pdf_cut_short_or_not_a_pdf_at_all_is_skipped_saying_which(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -99,22 +99,33 @@ _META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]
                            re.IGNORECASE)
 
 
-# Labels that browsers read as a larger encoding (the WHATWG Encoding standard).
-_SUPERSETS = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gbk",
-              "shift_jis": "cp932", "euc_kr": "cp949"}
+# Web labels Python does not know, and labels that browsers read as a larger encoding (both from
+# the WHATWG Encoding standard).
+_LABELS = {"x-mac-cyrillic": "mac-cyrillic", "windows-874": "cp874", "windows-31j": "cp932"}
+_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gbk", "shift_jis": "cp932",
+              "euc_kr": "cp949"}
+# The encodings a browser reads a page in, as Python names them: a page declaring anything else
+# ("utf-16" in a byte stream, "base64", "unicode-escape") is read as if it declared nothing.
+_WEB_ENCODINGS = frozenset({
+    "utf-8", "cp866", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "cp874",
+    *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
+    *(f"cp{n}" for n in range(1250, 1259)),
+    "gbk", "gb18030", "big5", "euc_jp", "iso2022_jp", "cp932", "cp949"})
 
 
 def declared_charset(html: bytes) -> str:
     """The encoding an HTML page declares, as Python names it, or "" where it declares none
-    that Python knows; read as browsers read it (Latin-1 as Windows-1252, GB2312 as GBK)."""
+    a browser reads; as browsers read it (Latin-1 as Windows-1252, GB2312 as GBK)."""
     m = _META_CHARSET.search(html[:1024])
     if not m:
         return ""
     try:
-        name = codecs.lookup((m.group(1) or m.group(2)).decode("ascii")).name
+        label = (m.group(1) or m.group(2)).decode("ascii").lower()
+        name = codecs.lookup(_LABELS.get(label, label)).name
     except LookupError:
         return ""
-    return _SUPERSETS.get(name, name)
+    name = _SUPERSETS.get(name, name)
+    return name if name in _WEB_ENCODINGS else ""
 
 
 # libxml2, which trafilatura parses with, gives up on elements nested deeper than this and
