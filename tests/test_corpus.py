@@ -43,7 +43,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     report = update_index(make_settings(corpus, tmp_path))
     w = "\n".join(report.warnings)
     assert "binary.txt" in w and "empty.txt" in w and "latin1.txt" in w and "notes.docx" in w
-    assert "broken.pdf: cannot be parsed as pdf" in w
+    assert "broken.pdf: it ends before a PDF's end marker (%%EOF)" in w
     from itsqa.catalog import list_sources
 
     reasons = {r.name: r.reason for r in list_sources(make_settings(corpus, tmp_path))[0]}
@@ -51,7 +51,7 @@ def test_bad_sources_are_skipped_with_warnings(tmp_path, fake_encoder):
     assert reasons["empty.txt"] == "no text in it"
     assert reasons["scanned.pdf"].startswith("no text in it (a scanned PDF")
     assert reasons["menu.html"] == "no article text found in it"
-    assert reasons["broken.pdf"].startswith("cannot be parsed as pdf")
+    assert reasons["broken.pdf"].startswith("it ends before a PDF's end marker")
     assert reasons["good.txt"] == ""
     assert "link.txt" in w and "symbolic link" in w
     assert "skipped loop.txt: a symbolic link that loops" in w, w
