@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from .metadata import iso_date
+from .text_blocks import TextBlocks, clean_heading
 
 # Never content, even inside the main content: scripts, navigation and forms, and the "¶" links
 # Sphinx puts after every heading. (An article's own header, footnotes (aside) and footer stay:
@@ -25,60 +25,13 @@ HEADINGS = {f"h{i}": i for i in range(1, 7)}
 BLOCKS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd",
           "blockquote", "pre", "table", "thead", "tbody", "tfoot", "tr", "figure", "figcaption",
           "caption", "details", "summary", "address", "hr", "br", *HEADINGS}
-# Glyphs a heading's permalink leaves at its end, and separators before a site's name in a title.
-_GLYPHS = "¶§#🔗⚓"
+# Separators before a site's name in a title.
 _SITE_SEPARATOR = re.compile(r"\s+(?:—|–|-|\||·|::|»)\s+")
 # Explicit publication dates, most specific first (meta names and properties, lower case).
 DATE_META = ("article:published_time", "og:published_time", "datepublished", "dc.date.issued",
              "dc.date", "dcterms.issued", "dcterms.date", "citation_publication_date",
              "citation_date", "publication_date", "pubdate", "publish-date", "date")
 PUBLISHER_META = ("og:site_name", "application-name", "dc.publisher", "publisher", "author")
-
-
-@dataclass
-class HtmlText:
-    """The text of a page's main content, where its headings and code blocks stand in it, and
-    its metadata."""
-
-    text: str = ""
-    headings: list[tuple[int, int, int]] = field(default_factory=list)  # start, end, level
-    code: list[tuple[int, int]] = field(default_factory=list)
-    title: str = ""
-    publisher: str = ""
-    date: str = ""
-    url: str = ""
-
-    def _add(self, text: str) -> tuple[int, int]:
-        if self.text:
-            self.text += "\n\n"
-        start = len(self.text)
-        self.text += text
-        return start, len(self.text)
-
-    def paragraph(self, text: str) -> None:
-        text = " ".join(text.split())
-        if text:
-            self._add(text)
-
-    def heading(self, text: str, level: int) -> None:
-        text = clean_heading(text)
-        if text:
-            start, end = self._add(text)
-            self.headings.append((start, end, level))
-
-    def code_block(self, text: str) -> None:
-        lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-        while lines and not lines[0].strip():
-            lines.pop(0)
-        while lines and not lines[-1].strip():
-            lines.pop()
-        if lines:
-            self.code.append(self._add("\n".join(lines)))
-
-
-def clean_heading(text: str) -> str:
-    """A heading as text: one line, without the permalink glyphs documentation pages add."""
-    return " ".join(text.split()).rstrip(_GLYPHS).strip()
 
 
 def clean_title(title: str, h1: str = "", site: str = "") -> str:
@@ -131,7 +84,7 @@ def page_date(doc: Any, meta: dict[str, str]) -> str:
     return ""
 
 
-def page_metadata(doc: Any) -> HtmlText:
+def page_metadata(doc: Any) -> TextBlocks:
     """The page's title, publisher, date and address (and nothing of its text)."""
     meta = _meta(doc)
     site = meta.get("og:site_name", "")
@@ -140,7 +93,7 @@ def page_metadata(doc: Any) -> HtmlText:
     raw = (title_el.text_content() if title_el is not None else "") or meta.get("og:title", "")
     canonical = next((link.get("href", "") for link in doc.iter("link")
                       if (link.get("rel") or "").lower() == "canonical"), "")
-    return HtmlText(title=clean_title(raw, h1, site) or h1,
+    return TextBlocks(title=clean_title(raw, h1, site) or h1,
                     publisher=next((meta[k] for k in PUBLISHER_META if meta.get(k)), ""),
                     date=page_date(doc, meta), url=canonical or meta.get("og:url", ""))
 
@@ -167,7 +120,7 @@ def _inline(el: Any) -> str:
     return str(el.text_content())
 
 
-def _walk(el: Any, out: HtmlText, bullet: str = "") -> None:
+def _walk(el: Any, out: TextBlocks, bullet: str = "") -> None:
     """Emit the element's blocks in order; inline content between blocks is a paragraph. A list
     item's bullet goes before its first paragraph."""
     tag = el.tag if isinstance(el.tag, str) else ""
@@ -198,7 +151,7 @@ def _walk(el: Any, out: HtmlText, bullet: str = "") -> None:
         out.paragraph(bullet + "".join(buffer))
 
 
-def structured_text(html: str) -> HtmlText | None:
+def structured_text(html: str) -> TextBlocks | None:
     """The page's main content with its structure, and its metadata; None when the page marks
     no main content (or cannot be parsed)."""
     from lxml import etree
@@ -213,12 +166,12 @@ def structured_text(html: str) -> HtmlText | None:
     if root is None:
         return None
     _strip_chrome(root)
-    out = HtmlText(title=info.title, publisher=info.publisher, date=info.date, url=info.url)
+    out = TextBlocks(title=info.title, publisher=info.publisher, date=info.date, url=info.url)
     _walk(root, out)
     return out if out.text.strip() else None
 
 
-def _xml_walk(el: Any, out: HtmlText, bullet: str = "") -> None:
+def _xml_walk(el: Any, out: TextBlocks, bullet: str = "") -> None:
     """trafilatura's XML (head, p, list/item, quote, table/row/cell, code) as blocks."""
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag == "head":
@@ -237,7 +190,7 @@ def _xml_walk(el: Any, out: HtmlText, bullet: str = "") -> None:
             _xml_walk(child, out, "• " if tag == "item" else "")
 
 
-def from_trafilatura(xml: str, info: HtmlText) -> HtmlText | None:
+def from_trafilatura(xml: str, info: TextBlocks) -> TextBlocks | None:
     """The text trafilatura found in a page (its XML output), with its headings, and the
     page's metadata from `info`; None when it found none."""
     from lxml import etree
@@ -246,13 +199,13 @@ def from_trafilatura(xml: str, info: HtmlText) -> HtmlText | None:
         root = etree.fromstring(xml.encode("utf-8"))
     except (etree.XMLSyntaxError, ValueError):
         return None
-    out = HtmlText(title=info.title, publisher=info.publisher, date=info.date, url=info.url)
+    out = TextBlocks(title=info.title, publisher=info.publisher, date=info.date, url=info.url)
     main = root.find("main")
     _xml_walk(main if main is not None else root, out)
     return out if out.text.strip() else None
 
 
-def page_metadata_of(html: str) -> HtmlText:
+def page_metadata_of(html: str) -> TextBlocks:
     """The page's metadata (empty where lxml cannot read the page)."""
     from lxml import etree
     from lxml import html as lxml_html
@@ -260,4 +213,4 @@ def page_metadata_of(html: str) -> HtmlText:
     try:
         return page_metadata(lxml_html.document_fromstring(html))
     except (etree.ParserError, ValueError):
-        return HtmlText()
+        return TextBlocks()
