@@ -74,11 +74,11 @@ def test_a_line_break_in_a_path_or_file_name_keeps_errors_and_warnings_on_one_li
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "good.txt").write_text("Puffins nest on the cliffs.\n", encoding="utf-8")
-    (corpus / "bad\nname.docx").write_bytes(b"PK")
+    (corpus / "bad\nname.odt").write_bytes(b"PK")
     result = invoke(runner, ["index"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()  # stdout and stderr, as a terminal shows them
-    assert "warning: skipped bad\\nname.docx: not a supported format (.txt .md .html .pdf)" in lines
+    assert "warning: skipped bad\\nname.odt: not a supported format (.txt .md .html .pdf .docx)" in lines
 
 
 def test_escape_sequences_in_a_file_name_reach_the_terminal_as_text(runner, tmp_path,
@@ -89,11 +89,11 @@ def test_escape_sequences_in_a_file_name_reach_the_terminal_as_text(runner, tmp_
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "good.txt").write_text("Puffins nest on the cliffs.\n", encoding="utf-8")
-    (corpus / "a\x1b]0;pwned\x07\u202egpj.docx").write_bytes(b"PK")
+    (corpus / "a\x1b]0;pwned\x07\u202egpj.odt").write_bytes(b"PK")
     result = invoke(runner, ["index"], color=True)
     assert result.exit_code == 0, result.output
     assert not any(c in result.output for c in "\x1b\x07\u202e"), repr(result.output)
-    assert ("warning: skipped a\\x1b]0;pwned\\x07\\u202egpj.docx: not a supported format"
+    assert ("warning: skipped a\\x1b]0;pwned\\x07\\u202egpj.odt: not a supported format"
             in result.output), result.output
     result = invoke(runner, ["ask", "q", "--corpus", "x\x1b[2J"], color=True)
     assert_one_line_error(result, 1, "corpus folder x\\x1b[2J does not exist")

@@ -118,7 +118,7 @@ def update_index(settings: Settings, *, rebuild: bool = False,
             p.rebuild_all("--rebuild")
         if not p.files:
             raise CorpusError(
-                f"no sources in {settings.corpus_dir}: add .txt, .md, .html or .pdf files")
+                f"no sources in {settings.corpus_dir}: add .txt, .md, .html, .pdf or .docx files")
         if p.up_to_date and manifest is not None and gen is not None:
             report = _keep(settings, spec, p, manifest, gen, note, t0)
         else:

@@ -15,10 +15,19 @@ from .chunking import Structure
 from .errors import CorpusError
 from .furniture import FRONT_MATTER, Span, find_furniture
 from .metadata import METADATA_FILE, SourceMeta
-from .readers import Parsed, Unreadable, looks_binary, max_text_bytes, read_html, read_pdf, read_text
+from .readers import (
+    Parsed,
+    Unreadable,
+    looks_binary,
+    max_text_bytes,
+    read_docx,
+    read_html,
+    read_pdf,
+    read_text,
+)
 
 TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
-FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf"}
+FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 # Editor and download leftovers that are never sources.
 _TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.bak|\.orig)$|^#.*#$|^~\$")
 
@@ -99,8 +108,8 @@ def file_title(name: str) -> str:
 def check_corpus_dir(corpus_dir: Path) -> None:
     if not corpus_dir.exists():
         raise CorpusError(
-            f"corpus folder {corpus_dir} does not exist: create it and add .txt, .md, .html or .pdf "
-            "files, or point --corpus / ITSQA_CORPUS at your sources"
+            f"corpus folder {corpus_dir} does not exist: create it and add .txt, .md, .html, .pdf "
+            "or .docx files, or point --corpus / ITSQA_CORPUS at your sources"
         )
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir} is a file, not a folder: --corpus needs a folder of sources")
@@ -164,7 +173,7 @@ def _source_file(path: Path, rel: str, root: Path) -> SourceFile | str:
         return skipped(rel, "not a regular file (a pipe, socket or device)")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        return skipped(rel, "not a supported format (.txt .md .html .pdf)")
+        return skipped(rel, "not a supported format (.txt .md .html .pdf .docx)")
     limit = max_text_bytes() * (1 if fmt in TEXT_FORMATS.values() else 10)
     if st.st_size > limit:
         return _too_big(rel, st.st_size, "text" if limit == max_text_bytes() else "file")
@@ -176,6 +185,8 @@ def _parse(sf: SourceFile, data: bytes) -> Parsed:
     PDF or HTML file makes its reader raise)."""
     if sf.format == "pdf":
         return read_pdf(sf.path)
+    if sf.format == "docx":
+        return read_docx(data)
     if looks_binary(data):
         raise Unreadable("binary data, not text")
     if sf.format == "html":
@@ -183,7 +194,7 @@ def _parse(sf: SourceFile, data: bytes) -> Parsed:
     return read_text(data, markdown=sf.format == "markdown")
 
 
-_EMPTY = {"html": "no article text found in it",
+_EMPTY = {"html": "no article text found in it", "docx": "no text in it",
           "pdf": "no text in it (a scanned PDF needs OCR first)"}
 
 

@@ -176,6 +176,21 @@ def read_html(data: bytes) -> Parsed:
                   headings=tuple(found.headings), code=tuple(found.code), explicit=True)
 
 
+def read_docx(data: bytes) -> Parsed:
+    """A Word document's text with its headings, and its own title, author and date
+    (docx_text.py); Unreadable where the file is not a Word package or unpacks too large."""
+    from .docx_text import NotDocx, check_package, docx_text
+
+    try:
+        check_package(data, 10 * max_text_bytes() * 4)
+        found = docx_text(data)
+    except NotDocx as exc:
+        raise Unreadable(str(exc)) from exc
+    return Parsed(found.text, SourceMeta(title=found.title, publisher=found.publisher,
+                                         date=found.date),
+                  headings=tuple(found.headings), explicit=bool(found.headings))
+
+
 def read_text(data: bytes, markdown: bool) -> Parsed:
     """Plain text or Markdown, decoded (see decode_text); a Markdown file's title is its front
     matter's, else its first level-one heading."""
