@@ -51,10 +51,12 @@ def _open(data: bytes) -> Any:
 
 def docx_text(data: bytes) -> TextBlocks:
     """The document's blocks and metadata (NotDocx for a package that is not Word's)."""
+    from docx.table import Table
+
     document = _open(data)
     out = TextBlocks()
     for block in document.iter_inner_content():
-        if hasattr(block, "rows"):
+        if isinstance(block, Table):
             for row in block.rows:
                 out.paragraph(" | ".join(_cells(row)))
         else:
