@@ -134,6 +134,30 @@ def test_an_update_reuses_the_previous_index_s_vectors_and_codes_as_they_were(
     assert reused == report.total - report.embedded
 
 
+def test_an_update_counts_word_pieces_as_a_fresh_count_would(corpus_copy, tmp_path,
+                                                                fake_encoder, monkeypatch) -> None:
+    # An update tokenizes only the passages that changed; the counts must be a fresh count's.
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    sources = sorted(corpus_copy.glob("*.txt"))
+    edited, removed, copied = sources[0], sources[1], sources[2]
+    edited.write_text(edited.read_text(encoding="utf-8").replace("the", "a", 3)
+                      + "\n\nA closing paragraph on undersea cables and quantum sensors.\n",
+                      encoding="utf-8")
+    removed.unlink()
+    (corpus_copy / "copy.txt").write_text(copied.read_text(encoding="utf-8"), encoding="utf-8")
+    counted: list[int] = []
+    fresh_count = build.wordpiece_df
+    monkeypatch.setattr(build, "wordpiece_df",
+                        lambda spec, texts: counted.append(len(texts)) or fresh_count(spec, texts))
+    report = update_index(s)
+    after = store.load(s.index_dir)
+    assert after is not None
+    expected = fresh_count(build.model_spec(s), [c.text for c in after.chunks])
+    assert np.array_equal(np.asarray(after.wordpiece_df), expected)
+    assert 0 < sum(counted) < report.total  # not every passage tokenized again
+
+
 def test_a_journal_shard_cut_short_or_of_another_model_is_passed_over(tmp_path: Path) -> None:
     j = journal.Journal(tmp_path, "model-a")
     j.add({"k1": np.ones(4, dtype=np.float32)})

@@ -9,6 +9,7 @@ A build runs in four steps, each a function below: read and cut the sources that
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -194,6 +195,8 @@ class _Previous:
     token_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
     tokens_file: Path | None = None
     codebook: Codebook | None = None
+    # Its passages' word-piece counts, where the rules that cut those passages are still in force.
+    wordpiece_df: Any = None
 
 
 def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
@@ -218,7 +221,27 @@ def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
     prev.token_spans = {h: (int(t.offsets[row]), int(t.offsets[row + 1]))
                         for row, h in enumerate(loaded.chunks.embed_hashes())}
     prev.tokens_file = loaded.path / (store.TOKEN_CODES if t.codebook else store.TOKEN_VECTORS)
+    if not p.full_rebuild:
+        import numpy as np
+
+        prev.wordpiece_df = np.array(loaded.wordpiece_df)
     return prev
+
+
+def _wordpiece_counts(spec: ModelSpec, texts: list[str], prev: _Previous) -> Any:
+    """`wordpiece_df` of the passages `texts`, tokenizing only what changed where it can: the
+    previous index's counts, less its passages that are gone, plus the new ones. The same
+    numbers as counting afresh, for a fraction of the tokenizing on an update."""
+    if prev.wordpiece_df is None:
+        return wordpiece_df(spec, texts)
+    old = Counter(c.text for chunks in prev.chunks_by_source.values() for c in chunks)
+    new = Counter(texts)
+    gone = wordpiece_df(spec, list((old - new).elements()))
+    added = wordpiece_df(spec, list((new - old).elements()))
+    if prev.wordpiece_df.shape != added.shape:
+        return wordpiece_df(spec, texts)
+    counts = prev.wordpiece_df - gone + added
+    return counts if counts.min() >= 0 else wordpiece_df(spec, texts)
 
 
 @dataclass
@@ -611,7 +634,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         manifest=_manifest(settings, spec, p, read, inputs, dim), chunks=inputs.records,
         sentences=inputs.sentences, sources=read.sources, texts=read.texts, vectors=done.vectors,
         bm25=lexical.build_tables(inputs.lexical), terms=done.terms, tokens=done.tokens,
-        wordpiece_df=wordpiece_df(spec, [c.text for c in inputs.records]),
+        wordpiece_df=_wordpiece_counts(spec, [c.text for c in inputs.records], prev),
         similar_rows=rows, similar_sims=sims))
     journal.clear()
     return _report(p, manifest, read, len(inputs.records), done.embedded, t0)
