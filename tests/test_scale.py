@@ -238,6 +238,67 @@ def test_past_the_exact_limit_an_hnsw_graph_answers(corpus_copy, tmp_path, fake_
     assert hits and all(h.citation.name == source for h in hits)
 
 
+def test_a_kept_graph_s_nodes_map_to_their_new_rows_or_to_none() -> None:
+    held = [f"k{i}" for i in range(30)]
+    rows = dense.kept_graph_rows(["a", "b", None, "c", *held], ["c", "a", "d", "a", *held])
+    assert rows.tolist() == [1, -1, -1, 0, *range(4, 34)]  # "d", the second "a": beside it
+    copies = dense.kept_graph_rows(["a", "a", "b", *held], ["a", "b", "a", *held])
+    assert copies.tolist() == [0, 2, 1, *range(3, 33)]  # each copy keeps its own node
+    assert dense.kept_graph_rows(["a", "b", "c"], ["a"]) is None  # two thirds of it gone
+
+
+def test_an_update_keeps_the_previous_graph_and_finds_what_it_lacks(
+        corpus_copy, tmp_path, fake_encoder, monkeypatch) -> None:
+    monkeypatch.setattr(dense, "EXACT_SEARCH_MAX", 50)
+    monkeypatch.setattr(dense, "HNSW_DEPTH", 20)  # the graph returns a head, not every node
+    monkeypatch.setattr(dense, "GRAPH_KEPT_GONE_MAX", 0.5)  # a fifth of this corpus is removed
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    first = store.load(s.index_dir)
+    assert first is not None and not (first.path / store.GRAPH_ROWS).exists()
+    graph_bytes = (first.path / store.VECTORS).read_bytes()
+    sources = sorted(corpus_copy.glob("*.txt"))
+    sources[0].write_text(sources[0].read_text(encoding="utf-8") + "\n\nA closing paragraph "
+                          "on undersea cables and the lighthouse programme.\n", encoding="utf-8")
+    sources[1].unlink()
+    update_index(s)
+    kept = store.load(s.index_dir)
+    assert kept is not None and (kept.path / store.VECTORS).read_bytes() == graph_bytes
+    nodes = np.load(kept.path / store.GRAPH_ROWS)
+    assert (nodes == -1).any() and len(set(nodes[nodes >= 0])) < len(kept.vector_hashes)
+    a = open_index(s).retriever
+    assert "lighthouse programme" in a.ask("the lighthouse programme").hits[0].text  # outside it
+    held = np.isin(np.arange(kept.dense.ntotal), nodes)
+    vectors = np.asarray(kept.dense.embeddings)
+    outside = np.flatnonzero(~held)
+    assert len(outside)
+    some = np.flatnonzero(held)[:: max(1, int(held.sum()) // 25)]
+    for row in [*outside, *some]:  # each vector is found: through its node, or beside the graph
+        cosines, ids = kept.dense.search(vectors[row][None, :])
+        assert np.isclose(cosines.max(), 1.0, atol=1e-5)
+        assert np.allclose(vectors[ids[np.argmax(cosines)]], vectors[row])
+    gone = {c.source for c in first.chunks} - {c.source for c in kept.chunks}
+    assert gone and not any(h.citation.name in gone for h in a.ask("the strategy", k=20).hits)
+    one_source = scope_from([kept.chunks[0].source])
+    hits = a.ask("undersea cables", scope=one_source).hits
+    assert hits and all(h.citation.name == kept.chunks[0].source for h in hits)
+
+
+def test_a_graph_with_too_much_outside_it_is_built_afresh(corpus_copy, tmp_path, fake_encoder,
+                                                         monkeypatch) -> None:
+    monkeypatch.setattr(dense, "EXACT_SEARCH_MAX", 50)
+    monkeypatch.setattr(dense, "GRAPH_KEPT_NEW_MAX", 0)
+    s = make_settings(corpus_copy, tmp_path)
+    update_index(s)
+    source = sorted(corpus_copy.glob("*.txt"))[0]
+    source.write_text(source.read_text(encoding="utf-8") + "\n\nOne more paragraph.\n",
+                      encoding="utf-8")
+    update_index(s)
+    loaded = store.load(s.index_dir)
+    assert loaded is not None and (loaded.path / store.VECTORS).is_file()
+    assert not (loaded.path / store.GRAPH_ROWS).exists()
+
+
 def test_progress_lines_say_rate_and_time_left(monkeypatch, capsys) -> None:
     from itsqa import cli_common
 

@@ -20,7 +20,7 @@ from .changes import CHUNKING_CHANGED, Plan, meta_key, plan
 from .chunking import chunk_text, furniture_to_skip, sentence_spans
 from .config import Settings
 from .corpus import Document, read_document, skip_reason
-from .dense import needs_hnsw
+from .dense import kept_graph_rows, needs_hnsw
 from .embedding import Encoder, encode_each_with_tokens, export_works, load_encoder
 from .errors import BadIndexError, CorpusError, UsageError
 from .inputs import (
@@ -197,6 +197,9 @@ class _Previous:
     codebook: Codebook | None = None
     # Its passages' word-piece counts, where the rules that cut those passages are still in force.
     wordpiece_df: Any = None
+    # Its HNSW graph, and the key of the vector each node holds (None: removed), if it has one.
+    graph_file: Path | None = None
+    graph_keys: list[str | None] = field(default_factory=list)
 
 
 def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
@@ -212,7 +215,13 @@ def _previous(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
     prev.sources, prev.texts = loaded.sources, loaded.texts
     for c in loaded.chunks:
         prev.chunks_by_source.setdefault(c.source, []).append(c)
-    prev.vector_rows = {h: row for row, h in enumerate(loaded.vector_hashes)}
+    keys = loaded.vector_hashes
+    prev.vector_rows = {h: row for row, h in enumerate(keys)}
+    if (loaded.path / store.VECTORS).is_file():
+        nodes = loaded.dense.graph_rows
+        prev.graph_file = loaded.path / store.VECTORS
+        prev.graph_keys = (list(keys) if nodes is None
+                           else [keys[int(r)] if r >= 0 else None for r in nodes])
     prev.vectors_file = loaded.path / store.EMBEDDINGS
     terms = loaded.terms()
     prev.terms = dict(zip(terms.words, terms.vectors, strict=True))
@@ -242,6 +251,15 @@ def _wordpiece_counts(spec: ModelSpec, texts: list[str], prev: _Previous) -> Any
         return wordpiece_df(spec, texts)
     counts = prev.wordpiece_df - gone + added
     return counts if counts.min() >= 0 else wordpiece_df(spec, texts)
+
+
+def _kept_graph(keys: list[str], prev: _Previous) -> tuple[Path, Any] | None:
+    """The previous HNSW graph and the new row of each of its nodes, where this generation needs
+    a graph and keeping the previous one is worth it (dense.kept_graph_rows)."""
+    if prev.graph_file is None or not needs_hnsw(len(keys)):
+        return None
+    rows = kept_graph_rows(prev.graph_keys, keys)
+    return None if rows is None else (prev.graph_file, rows)
 
 
 @dataclass
@@ -635,7 +653,7 @@ def _write(settings: Settings, spec: ModelSpec, p: Plan, manifest: dict[str, Any
         sentences=inputs.sentences, sources=read.sources, texts=read.texts, vectors=done.vectors,
         bm25=lexical.build_tables(inputs.lexical), terms=done.terms, tokens=done.tokens,
         wordpiece_df=_wordpiece_counts(spec, [c.text for c in inputs.records], prev),
-        similar_rows=rows, similar_sims=sims))
+        similar_rows=rows, similar_sims=sims, kept_graph=_kept_graph(inputs.hashes, prev)))
     journal.clear()
     return _report(p, manifest, read, len(inputs.records), done.embedded, t0)
 

@@ -2,7 +2,11 @@
 the search is exact, a product of the memory-mapped vectors with the question's (no FAISS needed
 to ask, and every passage gets its score); beyond, an HNSW graph (FAISS) searches a bounded head.
 The graph keeps its vectors in 8 bits (a quarter of the memory and disk of float32); the head it
-finds is scored again exactly from the stored float32 vectors."""
+finds is scored again exactly from the stored float32 vectors.
+
+An update that changes few vectors keeps the previous generation's graph rather than building one
+again (a minute or more at this size): its nodes are mapped to the new rows (a removed vector's
+node to none), and the vectors it lacks are searched exactly beside it, until they are too many."""
 
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 200
 HNSW_DEPTH = 1_000  # vectors an approximate search returns
 TRAIN_ROWS = 50_000
+# A previous graph is kept while at most this many vectors lie outside it (each searched exactly,
+# read from disk on a cold ask) and at most this share of its nodes name removed vectors.
+GRAPH_KEPT_NEW_MAX = 20_000
+GRAPH_KEPT_GONE_MAX = 0.1
 
 
 def hnsw_index(dim: int, compact: bool = False) -> Any:
@@ -39,6 +47,26 @@ def hnsw_index(dim: int, compact: bool = False) -> Any:
 
 def needs_hnsw(vectors: int) -> bool:
     return vectors > EXACT_SEARCH_MAX
+
+
+def kept_graph_rows(node_keys: list[str | None], keys: list[str]) -> Any:
+    """The new row of each node of a previous graph, whose nodes hold the vectors `node_keys`
+    (None: removed before), for a generation whose vectors are `keys`; -1 where a node's vector
+    is gone. None when the graph is not worth keeping: too many of its nodes gone, or too many
+    new vectors outside it."""
+    import numpy as np
+
+    rows_of: dict[str, list[int]] = {}
+    for row, key in reversed(list(enumerate(keys))):
+        rows_of.setdefault(key, []).append(row)  # a text's copies, last first
+    # A node takes the first row of its key not yet taken: copies of a text keep one node each.
+    rows = np.array([rows_of[k].pop() if k in rows_of and rows_of[k] else -1 for k in node_keys],
+                    dtype=np.int64)
+    outside = len(keys) - int((rows >= 0).sum())
+    gone = int((rows < 0).sum())
+    if outside > GRAPH_KEPT_NEW_MAX or gone > GRAPH_KEPT_GONE_MAX * max(len(rows), 1):
+        return None
+    return rows
 
 
 def _rows(path: Path, start: int, stop: int) -> Any:
@@ -83,13 +111,19 @@ def build_hnsw(vectors: Path, path: Path) -> None:
 
 
 class DenseVectors:
-    """The vectors of one generation, searched exactly or through its HNSW graph."""
+    """The vectors of one generation, searched exactly or through its HNSW graph (with the
+    vectors the graph lacks searched exactly beside it)."""
 
-    def __init__(self, embeddings: Any, vector_rows: Any, graph: Path | None = None) -> None:
+    def __init__(self, embeddings: Any, vector_rows: Any, graph: Path | None = None,
+                 graph_rows: Any = None) -> None:
         self.embeddings = embeddings  # float32 (vectors x dimension), memory-mapped
         self.vector_rows = vector_rows  # the passage of each vector
         self._graph_path = graph
         self._graph: Any = None
+        # The row of each graph node (-1: its vector is gone); None: node i is row i.
+        self.graph_rows = graph_rows
+        self._outside: Any = None  # rows no graph node holds
+        self._node_of: Any = None  # the graph node of each row (-1: none)
 
     @property
     def ntotal(self) -> int:
@@ -116,13 +150,40 @@ class DenseVectors:
             self._graph = faiss.read_index(str(self._graph_path), faiss.IO_FLAG_MMAP)
             self._graph.hnsw.efSearch = HNSW_EF_SEARCH
         params = None
-        depth = min(self.ntotal, HNSW_DEPTH)
+        depth = min(self._graph.ntotal, HNSW_DEPTH)
         if scope is not None:
-            ids = np.flatnonzero(scope[self.vector_rows]).astype(np.int64)
-            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(ids),
+            nodes = self._nodes(np.flatnonzero(scope[self.vector_rows]))
+            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(nodes),
                                                 efSearch=HNSW_EF_SEARCH)
-            depth = min(depth, max(len(ids), 1))
+            depth = min(depth, max(len(nodes), 1))
         _, found = self._graph.search(np.asarray(query, dtype=np.float32), depth, params=params)
-        ids = found[0][found[0] >= 0]
-        ids = ids[np.argsort(ids)]  # in file order: fewer, longer reads of the memory map
+        ids = self._rows_of(found[0][found[0] >= 0], scope)
         return np.asarray(self.embeddings[ids] @ np.asarray(query[0], dtype=np.float32)), ids
+
+    def _nodes(self, rows: Any) -> Any:
+        """The graph nodes that hold `rows` (those the graph holds)."""
+        import numpy as np
+
+        if self.graph_rows is None:
+            return rows.astype(np.int64)
+        if self._node_of is None:
+            self._node_of = np.full(self.ntotal, -1, dtype=np.int64)
+            held = np.flatnonzero(self.graph_rows >= 0)
+            self._node_of[self.graph_rows[held]] = held
+        nodes = self._node_of[rows]
+        return nodes[nodes >= 0]
+
+    def _rows_of(self, nodes: Any, scope: Any) -> Any:
+        """The rows the graph found as `nodes`, with the rows outside the graph (in `scope`),
+        in file order: fewer, longer reads of the memory map."""
+        import numpy as np
+
+        if self.graph_rows is None:
+            return np.sort(nodes)
+        rows = self.graph_rows[nodes]
+        if self._outside is None:
+            self._outside = np.setdiff1d(np.arange(self.ntotal), self.graph_rows[self.graph_rows >= 0])
+        outside = self._outside
+        if scope is not None:
+            outside = outside[scope[self.vector_rows[outside]]]
+        return np.union1d(rows[rows >= 0], outside)

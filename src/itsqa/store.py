@@ -19,6 +19,8 @@ Layout of an index folder:
       texts.json         the extracted text of HTML and PDF sources (offsets refer to it)
       embeddings.npy     every vector (passages, then sentences), float32, memory-mapped to search
       vectors.faiss      an HNSW graph of them, only beyond dense.EXACT_SEARCH_MAX vectors
+      graph_rows.npy     where vectors.faiss is a previous generation's graph kept: the row of
+                         each of its nodes (-1: removed); rows it lacks are searched exactly
       wordpiece_df.npy   in how many passages each of the model's word pieces occurs
       neighbours.npy, neighbour_sims.npy
                          each passage's most similar passages from other sources, and their
@@ -69,6 +71,7 @@ CURRENT = "CURRENT"
 LOCK = "LOCK"
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
+GRAPH_ROWS = "graph_rows.npy"
 EMBEDDINGS = "embeddings.npy"
 SOURCES = "sources.json"
 TEXTS = "texts.json"
@@ -149,6 +152,9 @@ class GenerationData:
     wordpiece_df: Any
     similar_rows: Any
     similar_sims: Any
+    # A previous generation's HNSW graph to keep, and the new row of each of its nodes
+    # (dense.kept_graph_rows); None: build a graph afresh where one is needed.
+    kept_graph: tuple[Path, Any] | None = None
 
 
 @dataclass
@@ -289,11 +295,25 @@ def _save_tokens(gen: Path, tokens: TokenData) -> None:
         tokens.codebook.save(gen / TOKEN_CODEBOOK)
 
 
+def _write_graph(gen: Path, data: GenerationData) -> None:
+    """The generation's HNSW graph: the previous one kept (linked, else copied), with where its
+    nodes now stand, or one built afresh."""
+    if data.kept_graph is None:
+        build_hnsw(gen / EMBEDDINGS, gen / VECTORS)
+        return
+    graph, rows = data.kept_graph
+    try:
+        os.link(graph, gen / VECTORS)  # generations are never written in place: safe to share
+    except OSError:
+        shutil.copyfile(graph, gen / VECTORS)
+    _save_npy(gen / GRAPH_ROWS, rows)
+
+
 def _write_parts(gen: Path, data: GenerationData) -> None:
     """Every file of a generation but the manifest."""
     _save_rows(gen / EMBEDDINGS, data.vectors)
     if needs_hnsw(len(data.vectors)):
-        build_hnsw(gen / EMBEDDINGS, gen / VECTORS)
+        _write_graph(gen, data)
     ChunkTable.of(data.chunks).save(gen)
     SentenceTable.of(data.sentences).save(gen)
     _write_text(gen / SOURCES, data.sources)
@@ -604,7 +624,8 @@ def _read_generation(gen: Path, manifest: dict[str, Any]) -> LoadedIndex:
         vector_rows = np.concatenate([np.arange(len(chunks), dtype=np.int64),
                                       np.asarray(sentences.rows(), dtype=np.int64)])
         graph = gen / VECTORS if (gen / VECTORS).is_file() else None
-        dense = DenseVectors(npy(EMBEDDINGS, mmap=True), vector_rows, graph)
+        graph_rows = npy(GRAPH_ROWS) if (gen / GRAPH_ROWS).is_file() else None
+        dense = DenseVectors(npy(EMBEDDINGS, mmap=True), vector_rows, graph, graph_rows)
         return LoadedIndex(gen, manifest, chunks, _read_json(gen / SOURCES, "the source table"),
                            _load_bm25(gen / BM25), sentences, vector_rows, dense,
                            npy(WORDPIECE_DF), npy(SIMILAR), npy(SIMILAR_SIMS), _load_tokens(gen))
@@ -629,6 +650,10 @@ def _check_tables(ix: LoadedIndex, dim: int) -> str:
         return "has BM25 tables that disagree with their vocabulary"
     if ix.wordpiece_df.ndim != 1 or ix.wordpiece_df.dtype.kind not in "iu":
         return "has a malformed word-piece table"
+    nodes = ix.dense.graph_rows
+    if nodes is not None and (nodes.ndim != 1 or nodes.dtype.kind != "i" or (
+            nodes.size and not (-1 <= nodes.min() and nodes.max() < len(emb)))):
+        return "has a malformed table of its search graph's rows"
     rows, sims = ix.similar_rows, ix.similar_sims
     if (rows.ndim != 2 or rows.shape[0] != n or sims.shape != rows.shape or rows.dtype.kind != "i"
             or sims.dtype.kind != "f" or (rows.size and not (-1 <= rows.min() and rows.max() < n))
