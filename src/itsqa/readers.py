@@ -176,13 +176,18 @@ def read_html(data: bytes) -> Parsed:
                   headings=tuple(found.headings), code=tuple(found.code), explicit=True)
 
 
+# A Word package may unpack to this many times the text limit (200 MB by default): its images,
+# styles and fonts besides its text; a zip bomb goes far past it.
+DOCX_UNPACKED_TIMES = 40
+
+
 def read_docx(data: bytes) -> Parsed:
     """A Word document's text with its headings, and its own title, author and date
     (docx_text.py); Unreadable where the file is not a Word package or unpacks too large."""
     from .docx_text import NotDocx, check_package, docx_text
 
     try:
-        check_package(data, 10 * max_text_bytes() * 4)
+        check_package(data, DOCX_UNPACKED_TIMES * max_text_bytes())
         found = docx_text(data)
     except NotDocx as exc:
         raise Unreadable(str(exc)) from exc
