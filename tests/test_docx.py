@@ -61,6 +61,36 @@ def test_a_word_document_reads_in_order_with_its_headings_lists_and_tables() -> 
         "Envoys report", "DSIT", "2023-03-22")
 
 
+def test_tracked_changes_content_controls_and_fields_read_as_word_shows_them() -> None:
+    import docx
+    from lxml import etree
+
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    d = docx.Document()
+    p = d.add_paragraph("The strategy names ")
+    for xml in (f'<w:ins xmlns:w="{w}" w:id="1" w:author="A"><w:r><w:t>five</w:t></w:r></w:ins>',
+                f'<w:del xmlns:w="{w}" w:id="2" w:author="A"><w:r><w:delText>four</w:delText>'
+                "</w:r></w:del>",
+                f'<w:fldSimple xmlns:w="{w}" w:instr="NUMPAGES"><w:r><w:t> priority</w:t></w:r>'
+                "</w:fldSimple>",
+                f'<w:r xmlns:w="{w}"><w:instrText>PAGE</w:instrText><w:t> technologies.</w:t></w:r>'):
+        p._p.append(etree.fromstring(xml))
+    box = f'<w:p xmlns:w="{w}"><w:r><w:t>Boxed text.</w:t></w:r></w:p>'
+    d.add_paragraph("Before the box.")._p.append(etree.fromstring(
+        f'<w:r xmlns:w="{w}" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+        f"<mc:AlternateContent><mc:Choice><w:drawing><w:txbxContent>{box}</w:txbxContent>"
+        f"</w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent>{box}</w:txbxContent>"
+        "</w:pict></mc:Fallback></mc:AlternateContent></w:r>"))
+    d.element.body.insert(0, etree.fromstring(
+        f'<w:sdt xmlns:w="{w}"><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>Inside a content control.'
+        "</w:t></w:r></w:p></w:sdtContent></w:sdt>"))
+    out = io.BytesIO()
+    d.save(out)
+    assert read_docx(out.getvalue()).text.split("\n\n") == [
+        "Inside a content control.", "The strategy names five priority technologies.",
+        "Before the box.", "Boxed text."]  # a text box once, though Word writes it twice
+
+
 def test_without_a_title_in_its_properties_its_first_top_heading_is_the_title() -> None:
     assert read_docx(_docx()).meta.title == "Technology envoys"
 

@@ -1,14 +1,18 @@
-"""A Word document (.docx) as text that keeps its structure: paragraphs in their order, headings
-from the heading styles (Heading 1–9; Title as level 1), list items with a bullet, and each table
-row as one line of cells; and the document's own title, author and creation date. Page headers,
-footers, footnotes and text boxes are left out. Read with python-docx, after the package's
-unpacked size is checked, so that a small hostile file cannot inflate to gigabytes in memory."""
+"""A Word document (.docx) as text that keeps its structure: paragraphs in their order (those in
+content controls and text boxes too), headings from the heading styles (Heading 1–9; Title as
+level 1), list items with a bullet, and each table row as one line of cells; the text as Word
+shows it (tracked insertions in, deletions out); and the document's own title, author and
+creation date. Page headers, footers, footnotes and comments are left out. Opened with
+python-docx, after the package's unpacked size is checked, so that a small hostile file cannot
+inflate to gigabytes in memory."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from .text_blocks import TextBlocks
@@ -17,6 +21,10 @@ from .text_blocks import TextBlocks
 # renamed .docx) is, rather than the zip package a .docx is.
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADING_STYLE = re.compile(r"heading ([1-9])", re.IGNORECASE)
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"  # WordprocessingML's tags
+_BREAKS = {_W + "tab": "\t", _W + "br": "\n", _W + "cr": "\n"}
+# A text box is written twice, as DrawingML and as a VML fallback: the fallback is not read.
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
 class NotDocx(ValueError):
@@ -51,16 +59,16 @@ def _open(data: bytes) -> Any:
 
 def docx_text(data: bytes) -> TextBlocks:
     """The document's blocks and metadata (NotDocx for a package that is not Word's)."""
-    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     document = _open(data)
     out = TextBlocks()
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            for row in block.rows:
+    for block in _blocks(document.element.body):
+        if block.tag == _W + "tbl":
+            for row in block.iterchildren(_W + "tr"):
                 out.paragraph(" | ".join(_cells(row)))
         else:
-            _paragraph(block, out)
+            _paragraph(Paragraph(block, document), out)
     _metadata(document.core_properties, out)
     if not out.title and out.headings:  # no title in the properties: its first top heading
         start, end, level = min(out.headings, key=lambda h: (h[2], h[0]))
@@ -68,15 +76,52 @@ def docx_text(data: bytes) -> TextBlocks:
     return out
 
 
+def _blocks(container: Any) -> Iterator[Any]:
+    """The paragraphs (w:p) and tables (w:tbl) of `container` in order, those inside content
+    controls (w:sdt, which templates wrap around much of a document) included, and after each
+    paragraph the paragraphs of the text boxes it anchors."""
+    for child in container.iterchildren():
+        if child.tag == _W + "tbl":
+            yield child
+        elif child.tag == _W + "p":
+            yield child
+            yield from _xpath(".//w:txbxContent[not(ancestor::mc:Fallback)]/w:p")(child)
+        elif child.tag == _W + "sdt":
+            content = child.find(_W + "sdtContent")
+            if content is not None:
+                yield from _blocks(content)
+
+
+def _text(paragraph: Any) -> str:
+    """A paragraph's text as Word shows it: every run's, tracked insertions, fields' results and
+    inline content controls included (python-docx's `text` leaves these out); deleted text (in
+    w:delText), field codes (w:instrText) and the text boxes it anchors (read as paragraphs of
+    their own) left out."""
+    boxes = _xpath("count(ancestor::w:txbxContent)")(paragraph)  # its own text box's depth
+    runs = _xpath(".//w:r[not(ancestor::mc:Fallback) and count(ancestor::w:txbxContent) = $boxes]"
+                  "/*[self::w:t or self::w:tab or self::w:br or self::w:cr]")
+    return "".join((el.text or "") if el.tag == _W + "t" else _BREAKS[el.tag]
+                   for el in runs(paragraph, boxes=boxes))
+
+
+@functools.cache
+def _xpath(path: str) -> Any:
+    """`path` compiled, with the prefixes w (WordprocessingML) and mc (markup compatibility)."""
+    from lxml import etree
+
+    return etree.XPath(path, namespaces={"w": _W[1:-1], "mc": _MC})
+
+
 def _paragraph(paragraph: Any, out: TextBlocks) -> None:
     style = paragraph.style.name if paragraph.style is not None else ""
     level = 1 if style == "Title" else _heading_level(style)
+    text = _text(paragraph._p)
     if level:
-        out.heading(paragraph.text, level)
+        out.heading(text, level)
     elif style.startswith("List") or _numbered(paragraph):
-        out.paragraph("• " + paragraph.text if paragraph.text.strip() else "")
+        out.paragraph("• " + text if text.strip() else "")
     else:
-        out.paragraph(paragraph.text)
+        out.paragraph(text)
 
 
 def _heading_level(style: str) -> int:
@@ -91,15 +136,11 @@ def _numbered(paragraph: Any) -> bool:
 
 
 def _cells(row: Any) -> list[str]:
-    """A table row's cells' texts, a cell merged across columns once."""
-    out: list[str] = []
-    seen: list[Any] = []
-    for cell in row.cells:
-        if any(cell._tc is s for s in seen):
-            continue
-        seen.append(cell._tc)
-        out.append(" ".join(cell.text.split()))
-    return out
+    """A table row's cells' texts (a cell merged across columns is one w:tc; a table inside a
+    cell is read into it)."""
+    paragraphs = _xpath(".//w:p[not(ancestor::mc:Fallback)]")
+    return [" ".join(" ".join(_text(p) for p in paragraphs(cell)).split())
+            for cell in row.iterchildren(_W + "tc")]
 
 
 def _metadata(core: Any, out: TextBlocks) -> None:
