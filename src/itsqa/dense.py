@@ -56,12 +56,22 @@ def kept_graph_rows(node_keys: list[str | None], keys: list[str]) -> Any:
     new vectors outside it."""
     import numpy as np
 
-    rows_of: dict[str, list[int]] = {}
-    for row, key in reversed(list(enumerate(keys))):
-        rows_of.setdefault(key, []).append(row)  # a text's copies, last first
+    first: dict[str, int] = {}  # a row a key, and the rows of its copies apart: few lists
+    copies: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        if key in first:
+            copies.setdefault(key, []).append(row)
+        else:
+            first[key] = row
     # A node takes the first row of its key not yet taken: copies of a text keep one node each.
-    rows = np.array([rows_of[k].pop() if k in rows_of and rows_of[k] else -1 for k in node_keys],
-                    dtype=np.int64)
+    rows = np.full(len(node_keys), -1, dtype=np.int64)
+    for node, held in enumerate(node_keys):
+        if held is None:
+            continue
+        row = first.pop(held, -1)
+        if row < 0 and copies.get(held):
+            row = copies[held].pop(0)
+        rows[node] = row
     outside = len(keys) - int((rows >= 0).sum())
     gone = int((rows < 0).sum())
     if outside > GRAPH_KEPT_NEW_MAX or gone > GRAPH_KEPT_GONE_MAX * max(len(rows), 1):
