@@ -16,6 +16,7 @@ from typing import Any
 from .errors import UsageError
 from .frontmatter import FrontMatter, read_front_matter
 from .metadata import SourceMeta
+from .text_blocks import TextBlocks
 
 
 class Unreadable(Exception):
@@ -171,9 +172,15 @@ def read_html(data: bytes) -> Parsed:
             raise Unreadable(f"its elements nest more than {HTML_MAX_DEPTH} deep, deeper than the "
                              "HTML reader follows: save the article as .txt or .md")
         return Parsed("", SourceMeta(title=""))
+    return _from_blocks(found, explicit=True)
+
+
+def _from_blocks(found: TextBlocks, explicit: bool) -> Parsed:
+    """A structured document's text, headings, code blocks and own metadata, as a reader gives
+    them (`explicit`: its headings are the only ones, no other line is taken for one)."""
     return Parsed(found.text, SourceMeta(title=found.title, publisher=found.publisher,
                                          date=found.date, url=found.url),
-                  headings=tuple(found.headings), code=tuple(found.code), explicit=True)
+                  headings=tuple(found.headings), code=tuple(found.code), explicit=explicit)
 
 
 # A Word package may unpack to this many times the text limit (200 MB by default): its images,
@@ -191,9 +198,7 @@ def read_docx(data: bytes) -> Parsed:
         found = docx_text(data)
     except NotDocx as exc:
         raise Unreadable(str(exc)) from exc
-    return Parsed(found.text, SourceMeta(title=found.title, publisher=found.publisher,
-                                         date=found.date),
-                  headings=tuple(found.headings), explicit=bool(found.headings))
+    return _from_blocks(found, explicit=bool(found.headings))
 
 
 def read_text(data: bytes, markdown: bool) -> Parsed:
