@@ -35,16 +35,19 @@ def test_product_quantisation_keeps_token_similarities(tmp_path: Path) -> None:
     again = tokens.Codebook.load(tmp_path / "book.npy")
     decoded = again.decode(codes)
     assert decoded.shape == x.shape
+    # token vectors are unit length, and so are their decoded stand-ins
+    assert np.allclose(np.linalg.norm(decoded, axis=1), 1.0, atol=1e-5)
     # late interaction sums each question token's best match: that must barely move
     q, passage = x[4000:], x[:500]
     exact, approx = q @ passage.T, q @ decoded[:500].T
     assert np.abs(exact - approx).mean() < 0.015
-    assert np.abs(exact.max(axis=1) - approx.max(axis=1)).mean() < 0.01
+    # ... moved by one shift for every question token (late scores are compared among passages)
+    assert (exact.max(axis=1) - approx.max(axis=1)).std() < 0.008
     # where centroids of the right scale but not learnt move them far more
     noise = tokens.Codebook(np.random.default_rng(2).normal(size=book.centroids.shape)
                             .astype(np.float32) * 0.1)
     guessed = q @ noise.decode(noise.encode(passage)).T
-    assert np.abs(exact.max(axis=1) - guessed.max(axis=1)).mean() > 0.05
+    assert (exact.max(axis=1) - guessed.max(axis=1)).std() > 0.012
 
 
 def test_each_code_names_the_nearest_centroid_of_its_slice() -> None:

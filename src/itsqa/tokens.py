@@ -79,11 +79,14 @@ class Codebook:
         return pq
 
     def decode(self, codes: Any) -> Any:
-        """float32 vectors (n x dimension) from their codes."""
+        """float32 unit vectors (n x dimension) from their codes. The sum of nearest centroids
+        falls short of the unit vector it stands for, the more so the rarer the token: scaled
+        back to unit length, a rare token's match is not discounted against common ones."""
         import numpy as np
 
         parts = self.centroids[np.arange(SUBVECTORS)[None, :], np.asarray(codes, dtype=np.int64)]
-        return parts.reshape(len(codes), -1)
+        rows = parts.reshape(len(codes), -1)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
     def same_as(self, other: Codebook | None) -> bool:
         import numpy as np
