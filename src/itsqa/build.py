@@ -19,10 +19,11 @@ from . import expansion, lexical, npy_parts, store
 from .changes import CHUNKING_CHANGED, Plan, meta_key, plan
 from .chunking import chunk_text, furniture_to_skip, sentence_spans
 from .config import Settings
-from .corpus import Document, read_document, skip_reason
+from .corpus import SUPPORTED, TEXT_FORMATS, Document, read_document, skip_reason
 from .dense import kept_graph_rows, needs_hnsw
 from .embedding import Encoder, encode_each_with_tokens, export_works, load_encoder
 from .errors import BadIndexError, CorpusError, UsageError
+from .furniture import MARKUP
 from .inputs import (
     context_fitter,
     context_line,
@@ -119,7 +120,7 @@ def update_index(settings: Settings, *, rebuild: bool = False,
             p.rebuild_all("--rebuild")
         if not p.files:
             raise CorpusError(
-                f"no sources in {settings.corpus_dir}: add .txt, .md, .html, .pdf or .docx files")
+                f"no sources in {settings.corpus_dir}: add {SUPPORTED} files")
         if p.up_to_date and manifest is not None and gen is not None:
             report = _keep(settings, spec, p, manifest, gen, note, t0)
         else:
@@ -318,7 +319,7 @@ def _read_sources(settings: Settings, p: Plan, manifest: dict[str, Any] | None,
         out.records.extend(store.ChunkRecord(doc.name, c.ordinal, c.start, c.end, c.text,
                                              c.heading, "", doc.page_of(c.start)) for c in chunks)
         out.sources[name] = _source_entry(doc, len(chunks))
-        if doc.format not in ("text", "markdown"):
+        if doc.format not in TEXT_FORMATS.values():  # a text file is its own text
             out.texts[name] = doc.text
     if not out.records:
         raise CorpusError(f"no readable text in {settings.corpus_dir}: every source was skipped "
@@ -355,10 +356,10 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
     sentences: list[store.SentenceRow] = []
     if ctx.sentence_vectors:
         for row, rec in enumerate(records):
-            code = [(max(a, rec.start) - rec.start, min(b, rec.end) - rec.start)
-                    for a, b in read.sources[rec.source].get("code", [])
-                    if a < rec.end and rec.start < b]
-            for s, e in sentence_spans(rec.text, code=code):
+            entry = read.sources[rec.source]
+            code = _within(rec, entry.get("code", []))
+            markup = _within(rec, [sp for sp in entry.get("furniture", []) if sp[2] == MARKUP])
+            for s, e in sentence_spans(rec.text, code=code, markup=markup):
                 et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
                                 ctx.sentence_context, fit)
                 h = embed_hash(spec, et)
@@ -366,6 +367,13 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
                 texts.append(et)
                 hashes.append(h)
     return _Inputs(records, texts, hashes, sentences, lexical_inputs)
+
+
+def _within(rec: store.ChunkRecord, spans: list[list[Any]]) -> list[tuple[int, int]]:
+    """The parts of the source's `spans` ([start, end, ...]) inside passage `rec`, as offsets
+    in its text."""
+    return [(max(sp[0], rec.start) - rec.start, min(sp[1], rec.end) - rec.start)
+            for sp in spans if sp[0] < rec.end and rec.start < sp[1]]
 
 
 @dataclass

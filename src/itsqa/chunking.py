@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .config import ChunkSettings
-from .furniture import FRONT_MATTER, MD_HEADING, STRANDED, Span
+from .furniture import FRONT_MATTER, MARKUP, MD_HEADING, STRANDED, Span
 
 TokenCounter = Callable[[str], int]
 
@@ -162,13 +162,15 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
-def sentence_spans(text: str, min_chars: int = 25,
-                   code: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+def sentence_spans(text: str, min_chars: int = 25, code: Sequence[tuple[int, int]] = (),
+                   markup: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """The sentences of a passage worth a vector of their own: not tiny, not the whole passage.
-    A code block (`code`: spans within `text`) counts as one sentence."""
+    A code block (`code`: spans within `text`) counts as one sentence; a line of `markup` none."""
     out: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
     for ps, pe in paragraphs(text):
+        if any(a <= ps and pe <= b for a, b in markup):
+            continue
         block = next(((a, b) for a, b in code if a <= ps < b), None)
         if block is None:
             out.extend((s, e) for s, e in sentences(text, ps, pe)
@@ -280,7 +282,7 @@ def _blocks(text: str, furniture: Sequence[Span], breaks: Sequence[int], window:
                 blocks.append([])
         fi, furniture_line = _in_furniture(furn, fi, ps, pe)
         if furniture_line:
-            if blocks[-1]:
+            if blocks[-1] and furn[fi].rule != MARKUP:  # markup sits inside the text it marks
                 blocks.append([])
             continue
         while ci < len(code) and code[ci][1] <= ps:
@@ -533,7 +535,7 @@ def chunk_text(
 
 
 def furniture_to_skip(spans: Sequence[Span], cfg: ChunkSettings) -> list[Span]:
-    """The furniture spans the chunker leaves out, as the settings ask (front matter always: it
-    is metadata, not page furniture that an ablation may keep)."""
-    return [sp for sp in spans if sp.rule == FRONT_MATTER or (
+    """The furniture spans the chunker leaves out, as the settings ask (front matter and markup
+    always: they are not text, not page furniture that an ablation may keep)."""
+    return [sp for sp in spans if sp.rule in (FRONT_MATTER, MARKUP) or (
         cfg.drop_furniture and (cfg.drop_stranded or sp.rule != STRANDED))]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .chunking import Structure
 from .errors import CorpusError
-from .furniture import FRONT_MATTER, Span, find_furniture
+from .furniture import FRONT_MATTER, MARKUP, Span, find_furniture
 from .metadata import METADATA_FILE, SourceMeta
 from .readers import (
     Parsed,
@@ -23,10 +23,14 @@ from .readers import (
     read_docx,
     read_html,
     read_pdf,
+    read_rst,
     read_text,
 )
 
-TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
+                ".rest": "rst"}
+# The formats named in messages, as a user would look for them.
+SUPPORTED = ".txt, .md, .rst, .html, .pdf or .docx"
 FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 # Editor and download leftovers that are never sources.
 _TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.bak|\.orig)$|^#.*#$|^~\$")
@@ -108,8 +112,8 @@ def file_title(name: str) -> str:
 def check_corpus_dir(corpus_dir: Path) -> None:
     if not corpus_dir.exists():
         raise CorpusError(
-            f"corpus folder {corpus_dir} does not exist: create it and add .txt, .md, .html, .pdf "
-            "or .docx files, or point --corpus / ITSQA_CORPUS at your sources"
+            f"corpus folder {corpus_dir} does not exist: create it and add {SUPPORTED} files, "
+            "or point --corpus / ITSQA_CORPUS at your sources"
         )
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir} is a file, not a folder: --corpus needs a folder of sources")
@@ -173,7 +177,7 @@ def _source_file(path: Path, rel: str, root: Path) -> SourceFile | str:
         return skipped(rel, "not a regular file (a pipe, socket or device)")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        return skipped(rel, "not a supported format (.txt .md .html .pdf .docx)")
+        return skipped(rel, f"not a supported format ({SUPPORTED})")
     limit = max_text_bytes() * (1 if fmt in TEXT_FORMATS.values() else 10)
     if st.st_size > limit:
         return _too_big(rel, st.st_size, "text" if limit == max_text_bytes() else "file")
@@ -191,6 +195,8 @@ def _parse(sf: SourceFile, data: bytes) -> Parsed:
         raise Unreadable("binary data, not text")
     if sf.format == "html":
         return read_html(data)
+    if sf.format == "rst":
+        return read_rst(data)
     return read_text(data, markdown=sf.format == "markdown")
 
 
@@ -225,8 +231,11 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     if len(text) > max_text_bytes():
         return None, [_too_big(sf.name, len(text), "text")]
     # Code is never page furniture, whatever its lines look like (">>> a = [1, 2]").
-    furniture = tuple(sp for sp in find_furniture(text)
-                      if not any(sp.start < e and s < sp.end for s, e in parsed.code))
+    stated = [*parsed.code, *parsed.markup]
+    furniture = tuple(sorted([*(sp for sp in find_furniture(text)
+                                if not any(sp.start < e and s < sp.end for s, e in stated)),
+                              *(Span(a, b, MARKUP) for a, b in parsed.markup)],
+                             key=lambda sp: sp.start))
     front = parsed.front
     if front is not None and front.end:  # metadata, not text: kept out of the passages
         furniture = (Span(0, front.end, FRONT_MATTER),

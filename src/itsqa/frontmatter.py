@@ -95,7 +95,8 @@ def _text(value: object) -> str:
     return " ".join(value.split()) if isinstance(value, str) else ""
 
 
-def _date(value: object) -> str:
+def date_of(value: object) -> str:
+    """An ISO date (2023, 2023-03 or 2023-03-22) from a front-matter value, "" for none."""
     if isinstance(value, (datetime.date, datetime.datetime)):
         return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
     m = _ISO.fullmatch(value.strip()) if isinstance(value, str) else None
@@ -127,7 +128,7 @@ def read_front_matter(text: str) -> FrontMatter | None:
     for key, value in fields.items():
         name = FIELDS[key]
         if name not in got or not got[name]:
-            got[name] = _date(value) if name == "date" else _text(value)
+            got[name] = date_of(value) if name == "date" else _text(value)
     warning = ""
     if fields.get("date") not in (None, "", []) and not got.get("date"):
         warning = (f"its front matter date {_text(fields['date']) or fields['date']!r} is not a date "

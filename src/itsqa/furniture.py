@@ -64,6 +64,9 @@ MD_HEADING = re.compile(r"^#{1,6}\s")
 STRANDED = "stranded fragment"
 # The metadata block atop a Markdown file (frontmatter.py), kept out of the passages like furniture.
 FRONT_MATTER = "front matter"
+# Lines a format states are markup (readers.Parsed): passed over, without parting the text
+# around them as furniture does (a title's underline or a directive's line sits inside a section).
+MARKUP = "markup"
 STRANDED_LINES = 3
 STRANDED_CHARS = 200
 

@@ -1,6 +1,7 @@
-"""Reading one source file's bytes into text (offsets refer to this text), by format: plain text
-and Markdown decoded, HTML through trafilatura, PDF through pypdf. Each reader bounds its work
-on hostile input and raises Unreadable, with the reason to report, for a file it cannot read."""
+"""Reading one source file's bytes into text (offsets refer to this text), by format: plain text,
+Markdown and reStructuredText decoded, HTML through trafilatura, PDF through pypdf, Word through
+python-docx. Each reader bounds its work on hostile input and raises Unreadable, with the reason
+to report, for a file it cannot read."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ class Parsed:
     headings: tuple[tuple[int, int, int], ...] = ()
     code: tuple[tuple[int, int], ...] = ()
     explicit: bool = False
+    # Lines that are markup, not text (reStructuredText's adornments, comments, directives' own
+    # lines): never a piece of a passage, though a passage's range may span them
+    markup: tuple[tuple[int, int], ...] = ()
 
 
 # A source's text is limited to ITSQA_MAX_SOURCE_MB (default 5 MB, about 2,000 pages: embedding
@@ -215,6 +219,22 @@ def read_text(data: bytes, markdown: bool) -> Parsed:
     headings, code = markdown_structure(text, front.end if front else 0)
     return Parsed(text, own, encoding=encoding, front=front, headings=headings, code=code,
                   explicit=True)
+
+
+def read_rst(data: bytes) -> Parsed:
+    """reStructuredText, decoded (see decode_text); its title, author and date from a field list
+    atop it, else its title is its first section title."""
+    from .rst_text import rst_structure
+
+    text, encoding = decode_text(data)
+    found = rst_structure(text)
+    f = found.fields
+    own = SourceMeta(title=f.get("title") or found.title,
+                     publisher=f.get("publisher") or f.get("author", ""),
+                     date=f.get("date", ""), url=f.get("url", ""))
+    return Parsed(text, own, encoding=encoding,
+                  headings=tuple(found.headings), code=tuple(found.code), explicit=True,
+                  markup=tuple(found.markup))
 
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
