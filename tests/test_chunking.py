@@ -235,3 +235,19 @@ def test_a_year_is_not_a_section_number() -> None:
     under = [("p", "Strategy"), ("n", "1) Quantum")]
     assert heading_path(under, "2) Data", after_heading=False) == [("p", "Strategy"), ("n", "2) Data")]
     assert heading_path(under, "2023. Outlook", after_heading=False) == [("p", "2023. Outlook")]
+
+
+def test_a_sentence_wrapped_over_lines_is_one_sentence() -> None:
+    from itsqa.chunking import sentence_spans
+
+    text = ("The bandwidth cap limits uploads when the\nqueue is full. A new sentence\n"
+            "Starts no run-on here.\nA line ending in a colon:\nthen a list.\n\n"
+            "after a blank line nothing\njoins the line before.\n· A bullet that goes\non and on.\n"
+            "    code(line,\n    more)\nprose after code")
+    code = [(text.index("    code("), text.index("more)") + len("more)"))]
+    got = [text[s:e] for s, e in sentence_spans(text, min_chars=1, code=code)]
+    assert got == ["The bandwidth cap limits uploads when the\nqueue is full.", "A new sentence",
+                   "Starts no run-on here.", "A line ending in a colon:", "then a list.",
+                   "after a blank line nothing\njoins the line before.",
+                   "· A bullet that goes\non and on.",
+                   "    code(line,\n    more)", "prose after code"]

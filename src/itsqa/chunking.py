@@ -162,24 +162,43 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+# A line runs on into the next when it ends without a stop and the next opens in lower case: a
+# sentence wrapped at the margin, as PDF text and hard-wrapped files have them.
+_STOPPED = re.compile(r"[.!?:;…][\"'”’)\]]*\Z")
+_OPENS_LOWER = re.compile(r"[a-z(]")
+
+
+def _runs_on(text: str, prev: tuple[int, int], line: tuple[int, int]) -> bool:
+    """Whether the text prev (ending a line) runs on into `line`, the line after it."""
+    return (text.count("\n", prev[1], line[0]) == 1
+            and not _STOPPED.search(text, max(prev[0], prev[1] - 16), prev[1])
+            and bool(_OPENS_LOWER.match(text, line[0])))
+
+
 def sentence_spans(text: str, min_chars: int = 25, code: Sequence[tuple[int, int]] = (),
                    markup: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """The sentences of a passage worth a vector of their own: not tiny, not the whole passage.
-    A code block (`code`: spans within `text`) counts as one sentence; a line of `markup` none."""
+    A code block (`code`: spans within `text`) counts as one sentence; a line of `markup` none;
+    a sentence wrapped over lines is read whole."""
     out: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
+    prose: list[tuple[int, int]] = []  # lines of text, a line that runs on joined to the next
     for ps, pe in paragraphs(text):
         if any(a <= ps and pe <= b for a, b in markup):
             continue
         block = next(((a, b) for a, b in code if a <= ps < b), None)
         if block is None:
-            out.extend((s, e) for s, e in sentences(text, ps, pe)
-                       if e - s >= min_chars and (e - s) < 0.9 * len(text))
+            if prose and _runs_on(text, prose[-1], (ps, pe)):
+                prose[-1] = (prose[-1][0], pe)
+            else:
+                prose.append((ps, pe))
         elif block not in seen:
             seen.add(block)
             if block[1] - block[0] >= min_chars and block[1] - block[0] < 0.9 * len(text):
                 out.append(block)
-    return out
+    out.extend((s, e) for ps, pe in prose for s, e in sentences(text, ps, pe)
+               if e - s >= min_chars and (e - s) < 0.9 * len(text))
+    return sorted(out)
 
 
 def _split_long(text: str, start: int, end: int, max_chars: int, fits: Callable[[int, int], bool]
