@@ -79,7 +79,7 @@ def test_a_line_break_in_a_path_or_file_name_keeps_errors_and_warnings_on_one_li
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()  # stdout and stderr, as a terminal shows them
     assert ("warning: skipped bad\\nname.odt: not a supported format (.txt, .md, .rst, .html, "
-            ".pdf or .docx)") in lines
+            ".pdf, .docx or .pptx)") in lines
 
 
 def test_escape_sequences_in_a_file_name_reach_the_terminal_as_text(runner, tmp_path,

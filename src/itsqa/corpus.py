@@ -23,6 +23,7 @@ from .readers import (
     read_docx,
     read_html,
     read_pdf,
+    read_pptx,
     read_rst,
     read_text,
 )
@@ -30,8 +31,9 @@ from .readers import (
 TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
                 ".rest": "rst"}
 # The formats named in messages, as a user would look for them.
-SUPPORTED = ".txt, .md, .rst, .html, .pdf or .docx"
-FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+SUPPORTED = ".txt, .md, .rst, .html, .pdf, .docx or .pptx"
+FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
+           ".pptx": "pptx"}
 # Editor and download leftovers that are never sources.
 _TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.bak|\.orig)$|^#.*#$|^~\$")
 
@@ -191,6 +193,8 @@ def _parse(sf: SourceFile, data: bytes) -> Parsed:
         return read_pdf(sf.path)
     if sf.format == "docx":
         return read_docx(data)
+    if sf.format == "pptx":
+        return read_pptx(data)
     if looks_binary(data):
         raise Unreadable("binary data, not text")
     if sf.format == "html":
@@ -200,7 +204,7 @@ def _parse(sf: SourceFile, data: bytes) -> Parsed:
     return read_text(data, markdown=sf.format == "markdown")
 
 
-_EMPTY = {"html": "no article text found in it", "docx": "no text in it",
+_EMPTY = {"html": "no article text found in it", "docx": "no text in it", "pptx": "no text in it",
           "pdf": "no text in it (a scanned PDF needs OCR first)"}
 
 

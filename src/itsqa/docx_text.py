@@ -27,23 +27,29 @@ _BREAKS = {_W + "tab": "\t", _W + "br": "\n", _W + "cr": "\n"}
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
-class NotDocx(ValueError):
-    """The bytes are not a Word package that can be read; the message says why."""
+class NotOfficeFile(ValueError):
+    """The bytes are not an Office package (Word, PowerPoint) that can be read; the message says
+    why."""
 
 
-def check_package(data: bytes, most: int) -> None:
-    """Raise NotDocx unless `data` is a zip package unpacking to at most `most` bytes."""
+# Each Office format this reads: its application and extension, for the messages.
+_EXTENSIONS = {"Word": ".docx", "PowerPoint": ".pptx"}
+
+
+def check_package(data: bytes, most: int, app: str = "Word") -> None:
+    """Raise NotOfficeFile unless `data` is a zip package unpacking to at most `most` bytes."""
+    ext = _EXTENSIONS[app]
     if data.startswith(_OLE):
-        raise NotDocx("it is protected by a password, or is an older Word file renamed .docx: "
-                      "save a copy as .docx without a password")
+        raise NotOfficeFile(f"it is protected by a password, or is an older {app} file renamed "
+                            f"{ext}: save a copy as {ext} without a password")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             unpacked = sum(info.file_size for info in package.infolist())
     except zipfile.BadZipFile as exc:
-        raise NotDocx("it is not a Word .docx file (not a zip package)") from exc
+        raise NotOfficeFile(f"it is not a {app} {ext} file (not a zip package)") from exc
     if unpacked > most:
-        raise NotDocx(f"it unpacks to {unpacked / 2**20:,.0f} MB, over the {most / 2**20:,.0f} MB "
-                      "allowed (set ITSQA_MAX_SOURCE_MB to raise it)")
+        raise NotOfficeFile(f"it unpacks to {unpacked / 2**20:,.0f} MB, over the "
+                            f"{most / 2**20:,.0f} MB allowed (set ITSQA_MAX_SOURCE_MB to raise it)")
 
 
 def _open(data: bytes) -> Any:
@@ -53,12 +59,12 @@ def _open(data: bytes) -> Any:
     try:
         return docx.Document(io.BytesIO(data))
     except (KeyError, ValueError, PackageNotFoundError) as exc:  # no Word main part in it
-        raise NotDocx("it is not a Word document: the package holds no Word text (another "
+        raise NotOfficeFile("it is not a Word document: the package holds no Word text (another "
                       "Office file renamed .docx?)") from exc
 
 
 def docx_text(data: bytes) -> TextBlocks:
-    """The document's blocks and metadata (NotDocx for a package that is not Word's)."""
+    """The document's blocks and metadata (NotOfficeFile for a package that is not Word's)."""
     from docx.text.paragraph import Paragraph
 
     document = _open(data)
@@ -69,7 +75,7 @@ def docx_text(data: bytes) -> TextBlocks:
                 out.paragraph(" | ".join(_cells(row)))
         else:
             _paragraph(Paragraph(block, document), out)
-    _metadata(document.core_properties, out)
+    metadata(document.core_properties, out)
     if not out.title and out.headings:  # no title in the properties: its first top heading
         start, end, level = min(out.headings, key=lambda h: (h[2], h[0]))
         out.title = out.text[start:end] if level == 1 else ""
@@ -143,7 +149,8 @@ def _cells(row: Any) -> list[str]:
             for cell in row.iterchildren(_W + "tc")]
 
 
-def _metadata(core: Any, out: TextBlocks) -> None:
+def metadata(core: Any, out: TextBlocks) -> None:
+    """An Office package's title, author and creation date (its core properties) into `out`."""
     out.title = " ".join((core.title or "").split())
     out.publisher = " ".join((core.author or "").split())
     try:

@@ -1,7 +1,7 @@
 """Reading one source file's bytes into text (offsets refer to this text), by format: plain text,
 Markdown and reStructuredText decoded, HTML through trafilatura, PDF through pypdf, Word through
-python-docx. Each reader bounds its work on hostile input and raises Unreadable, with the reason
-to report, for a file it cannot read."""
+python-docx, PowerPoint through python-pptx. Each reader bounds its work on hostile input and
+raises Unreadable, with the reason to report, for a file it cannot read."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -187,22 +187,36 @@ def _from_blocks(found: TextBlocks, explicit: bool) -> Parsed:
                   headings=tuple(found.headings), code=tuple(found.code), explicit=explicit)
 
 
-# A Word package may unpack to this many times the text limit (200 MB by default): its images,
-# styles and fonts besides its text; a zip bomb goes far past it.
+# An Office package (Word, PowerPoint) may unpack to this many times the text limit (200 MB by
+# default): its images, styles and fonts besides its text; a zip bomb goes far past it.
 DOCX_UNPACKED_TIMES = 40
 
 
 def read_docx(data: bytes) -> Parsed:
     """A Word document's text with its headings, and its own title, author and date
     (docx_text.py); Unreadable where the file is not a Word package or unpacks too large."""
-    from .docx_text import NotDocx, check_package, docx_text
+    from .docx_text import NotOfficeFile, check_package, docx_text
 
     try:
         check_package(data, DOCX_UNPACKED_TIMES * max_text_bytes())
         found = docx_text(data)
-    except NotDocx as exc:
+    except NotOfficeFile as exc:
         raise Unreadable(str(exc)) from exc
     return _from_blocks(found, explicit=bool(found.headings))
+
+
+def read_pptx(data: bytes) -> Parsed:
+    """A presentation's text, a page a slide, with the slides' titles as headings, and its own
+    title, author and date (pptx_text.py); Unreadable as for a Word file."""
+    from .docx_text import NotOfficeFile, check_package
+    from .pptx_text import pptx_text
+
+    try:
+        check_package(data, DOCX_UNPACKED_TIMES * max_text_bytes(), app="PowerPoint")
+        found, slides = pptx_text(data)
+    except NotOfficeFile as exc:
+        raise Unreadable(str(exc)) from exc
+    return replace(_from_blocks(found, explicit=bool(found.headings)), pages=tuple(slides))
 
 
 def read_text(data: bytes, markdown: bool) -> Parsed:
