@@ -114,3 +114,22 @@ def test_a_sign_off_line_early_in_the_page_is_left_alone() -> None:
 def test_no_furniture_no_stranded_fragment() -> None:
     # Short lines with no furniture anywhere near them are the document, not chrome.
     assert find_furniture("A title\n\nA subtitle\n\nText of the page.") == []
+
+
+@pytest.mark.parametrize("line,furniture", [
+    ("Home > News > Technology", True),
+    ("Home › News › UK politics › Government spending", True),
+    ("- Hansard - - - Excerpts", True),
+    ("Quantum computing . . . . . . . . . . . . . . 17", True),  # a contents or index line
+    # a table row's cells, a list item, a sentence with operators: text, whatever their symbols
+    ("Codec | Aliases | Meaning | Encoder / decoder", False),
+    ("• The nonce and message length are concatenated: flags | nonce | length", False),
+    ("* ``use_dualstack_endpoint`` - Use the dual IPv4 / IPv6 endpoint for", False),
+    ("Order comparisons (<, >, <=, and >=) raise TypeError.", False),
+    ("Compression: 400k + ( 8 x block size )", False),
+])
+def test_a_trail_of_links_or_a_contents_line_is_furniture_and_other_symbols_are_not(
+        line: str, furniture: bool) -> None:
+    text = f"An opening sentence of the article.\n\n{line}\n\nA closing sentence of the article."
+    spans = [text[s.start:s.end] for s in find_furniture(text)]
+    assert (line in spans) is furniture

@@ -13,7 +13,7 @@ from .lexical import TOKENIZER_VERSION
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 # Bump when the readers, chunking, furniture or context rules change, so indexes are re-cut.
-CHUNK_RULES_VERSION = 20
+CHUNK_RULES_VERSION = 21
 
 
 @dataclass(frozen=True)

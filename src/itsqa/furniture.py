@@ -84,10 +84,23 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# A table of contents' or an index's line: a name, dot leaders, a page number.
+_LEADERS = re.compile(r"(?:\.[ \t]?){4,}[ \t]*\d{1,5}[ \t]*$")
+# What a trail of links ("Home › News › Technology") puts between its words; not "|", which
+# stands between a table row's cells.
+_SEPARATORS = frozenset({">", "›", "»", "/", "\\", "•", "·", "-", "–", "—", ":", "::"})
+
+
 def _is_breadcrumb(line: str) -> bool:
+    """A short line of a few words between one separator repeated: a trail of links. A list
+    item's bullet does not count, and a sentence's words outnumber what a trail holds."""
     tokens = line.split()
-    punct = sum(1 for t in tokens if not any(c.isalnum() for c in t))
-    return len(line) <= 80 and punct >= 3
+    if tokens and not any(c.isalnum() for c in tokens[0]):
+        tokens = tokens[1:]  # a bullet, or a trail's leading separator
+    seps = [t for t in tokens if t in _SEPARATORS]
+    words = sum(1 for t in tokens if any(c.isalnum() for c in t))
+    most = max((seps.count(t) for t in set(seps)), default=0)
+    return len(line) <= 80 and len(seps) >= 2 and most >= 2 and words <= 3 * (len(seps) + 1)
 
 
 Lines = list[tuple[int, int]]
@@ -104,6 +117,8 @@ def _mark_lines(text: str, lines: Lines, marked: Marked) -> None:
             marked[i] = "link"
         elif _RELATIVE_TIME.match(line) or _is_breadcrumb(line):
             marked[i] = "page chrome"
+        elif _LEADERS.search(line):
+            marked[i] = "contents line"
         elif len(line) <= 600 and _CONTACT.search(line):
             marked[i] = "contact details"
 

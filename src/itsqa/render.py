@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from .furniture import MARKUP
 from .terminal import one_line
 
 if TYPE_CHECKING:
@@ -90,9 +91,14 @@ def print_sources(rows: list[SourceRow]) -> None:
         facts = []
         if r.chunks is not None:
             facts.append(f"{r.chunks} passages")
-        if r.furniture_chars:
-            facts.append(f"{r.furniture_chars} characters of page furniture left out"
-                         + (f" (by rule: {_by_rule(r.furniture)})" if r.furniture else ""))
+        markup = [f for f in r.furniture if f[2] == MARKUP]  # a format's markup is not furniture
+        furniture = [f for f in r.furniture if f[2] != MARKUP]
+        chars = r.furniture_chars - sum(f[1] - f[0] for f in markup)
+        if chars > 0:
+            facts.append(f"{chars} characters of page furniture left out"
+                         + (f" (by rule: {_by_rule(tuple(furniture))})" if furniture else ""))
+        if markup:
+            facts.append(f"{len(markup)} spans of markup passed over")
         if r.reason:
             facts.append(f"not indexed: {r.reason}")
         if facts:
