@@ -105,3 +105,23 @@ def test_line_endings_and_odd_file_names(tmp_path, fake_encoder):
     for c in loaded.chunks:
         with open(corpus / c.source, encoding="utf-8") as fh:  # as a user would read it
             assert fh.read()[c.start : c.end] == c.text
+
+
+def test_each_extension_is_read_by_its_format(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+            "<head><title>Envoys</title></head><body><article><h1>Envoys</h1><p>The UK will "
+            "expand its network of technology envoys across the Indo-Pacific.</p></article>"
+            "</body></html>")
+    (corpus / "envoys.XHTML").write_text(page, encoding="utf-8")
+    (corpus / "notes.rest").write_text("Notes\n=====\n\nPuffins nest on the cliffs.\n",
+                                       encoding="utf-8")
+    (corpus / "sheet.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    report = update_index(make_settings(corpus, tmp_path))
+    assert report.added == ("envoys.XHTML", "notes.rest")
+    assert any("sheet.csv: not a supported format" in w for w in report.warnings)
+    loaded = store.load(tmp_path / "index")
+    assert loaded is not None
+    assert {n: m["format"] for n, m in loaded.sources.items()} == {"envoys.XHTML": "html",
+                                                                  "notes.rest": "rst"}

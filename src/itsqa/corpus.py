@@ -32,8 +32,8 @@ TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rs
                 ".rest": "rst"}
 # The formats named in messages, as a user would look for them.
 SUPPORTED = ".txt, .md, .rst, .html, .pdf, .docx or .pptx"
-FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
-           ".pptx": "pptx"}
+FORMATS = {**TEXT_FORMATS, ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf",
+           ".docx": "docx", ".pptx": "pptx"}
 # Editor and download leftovers that are never sources.
 _TEMP = re.compile(r"(?:~|\.swp|\.swo|\.swx|\.tmp|\.temp|\.part|\.crdownload|\.bak|\.orig)$|^#.*#$|^~\$")
 
