@@ -59,8 +59,8 @@ def _open(data: bytes) -> Any:
     try:
         return docx.Document(io.BytesIO(data))
     except (KeyError, ValueError, PackageNotFoundError) as exc:  # no Word main part in it
-        raise NotOfficeFile("it is not a Word document: the package holds no Word text (another "
-                      "Office file renamed .docx?)") from exc
+        raise NotOfficeFile("it is not a Word document: the package holds no Word text "
+                            "(another Office file renamed .docx?)") from exc
 
 
 def docx_text(data: bytes) -> TextBlocks:

@@ -21,8 +21,8 @@ def _open(data: bytes) -> Any:
     try:
         return pptx.Presentation(io.BytesIO(data))
     except (KeyError, ValueError, PackageNotFoundError) as exc:  # no presentation part in it
-        raise NotOfficeFile("it is not a PowerPoint presentation: the package holds no slides part "
-                      "(another Office file renamed .pptx?)") from exc
+        raise NotOfficeFile("it is not a PowerPoint presentation: the package holds no slides "
+                            "part (another Office file renamed .pptx?)") from exc
 
 
 def pptx_text(data: bytes) -> tuple[TextBlocks, list[tuple[int, int]]]:
