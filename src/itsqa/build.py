@@ -8,6 +8,7 @@ A build runs in four steps, each a function below: read and cut the sources that
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -355,11 +356,12 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
     records = [replace(c, embed_hash=h) for c, h in zip(read.records, hashes, strict=True)]
     sentences: list[store.SentenceRow] = []
     if ctx.sentence_vectors:
+        stated = {name: (_Stated(e.get("code", [])),
+                         _Stated([sp for sp in e.get("furniture", []) if sp[2] == MARKUP]))
+                  for name, e in read.sources.items()}
         for row, rec in enumerate(records):
-            entry = read.sources[rec.source]
-            code = _within(rec, entry.get("code", []))
-            markup = _within(rec, [sp for sp in entry.get("furniture", []) if sp[2] == MARKUP])
-            for s, e in sentence_spans(rec.text, code=code, markup=markup):
+            code, markup = stated[rec.source]
+            for s, e in sentence_spans(rec.text, code=code.within(rec), markup=markup.within(rec)):
                 et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
                                 ctx.sentence_context, fit)
                 h = embed_hash(spec, et)
@@ -369,11 +371,22 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
     return _Inputs(records, texts, hashes, sentences, lexical_inputs)
 
 
-def _within(rec: store.ChunkRecord, spans: list[list[Any]]) -> list[tuple[int, int]]:
-    """The parts of the source's `spans` ([start, end, ...]) inside passage `rec`, as offsets
-    in its text."""
-    return [(max(sp[0], rec.start) - rec.start, min(sp[1], rec.end) - rec.start)
-            for sp in spans if sp[0] < rec.end and rec.start < sp[1]]
+class _Stated:
+    """A source's code blocks, or its markup lines ([start, end, ...], none overlapping
+    another), found for each passage by bisection: a file can state tens of thousands."""
+
+    def __init__(self, spans: list[list[Any]]) -> None:
+        self.spans = sorted((int(sp[0]), int(sp[1])) for sp in spans)
+        self.ends = [b for _, b in self.spans]
+
+    def within(self, rec: store.ChunkRecord) -> list[tuple[int, int]]:
+        """The parts of the spans inside passage `rec`, as offsets in its text."""
+        out = []
+        for a, b in self.spans[bisect.bisect_right(self.ends, rec.start):]:
+            if a >= rec.end:
+                break
+            out.append((max(a, rec.start) - rec.start, min(b, rec.end) - rec.start))
+        return out
 
 
 @dataclass
