@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import ModelError
 from .model import ModelSpec, model_text, tokenizer
 from .onnx_export import ONNX_FILE, ONNX_OPTIMISED, TYPE_IDS, export_onnx, export_ready
+from .tokens import unit_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,13 +56,6 @@ def offline_hugging_face() -> None:
                         ("TOKENIZERS_PARALLELISM", "false"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
                         ("TRANSFORMERS_VERBOSITY", "error")):
         os.environ.setdefault(name, value)
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class SentenceTransformerEncoder:
@@ -116,7 +110,7 @@ class SentenceTransformerEncoder:
                                     show_progress_bar=False)[0]
             vecs = emb.detach().cpu().numpy()[1 : n - 1]
             kept = [int(i) for i in ids[1 : n - 1]]
-            out.append(TokenVectors(np.asarray(kept, dtype=np.int64), _unit_rows(vecs),
+            out.append(TokenVectors(np.asarray(kept, dtype=np.int64), unit_rows(vecs),
                                     tuple(self.model.tokenizer.convert_ids_to_tokens(kept))))
         return out
 
@@ -301,7 +295,7 @@ def _token_vectors(enc: Any, hidden: Any) -> TokenVectors:
     import numpy as np
 
     n = int(sum(enc.attention_mask))
-    return TokenVectors(np.asarray(enc.ids[1 : n - 1], dtype=np.int64), _unit_rows(hidden[1 : n - 1]),
+    return TokenVectors(np.asarray(enc.ids[1 : n - 1], dtype=np.int64), unit_rows(hidden[1 : n - 1]),
                         tuple(enc.tokens[1 : n - 1]))
 
 

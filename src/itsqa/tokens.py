@@ -85,8 +85,7 @@ class Codebook:
         import numpy as np
 
         parts = self.centroids[np.arange(SUBVECTORS)[None, :], np.asarray(codes, dtype=np.int64)]
-        rows = parts.reshape(len(codes), -1)
-        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        return unit_rows(parts.reshape(len(codes), -1))
 
     def same_as(self, other: Codebook | None) -> bool:
         import numpy as np
@@ -103,6 +102,14 @@ class Codebook:
         import numpy as np
 
         return cls(np.load(path, allow_pickle=False))
+
+
+def unit_rows(x: Any) -> Any:
+    """The rows of `x` as float32 vectors of unit length (an all-zero row stays zero)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def can_train(tokens: int) -> bool:
