@@ -133,3 +133,14 @@ def test_a_trail_of_links_or_a_contents_line_is_furniture_and_other_symbols_are_
     text = f"An opening sentence of the article.\n\n{line}\n\nA closing sentence of the article."
     spans = [text[s.start:s.end] for s in find_furniture(text)]
     assert (line in spans) is furniture
+
+
+def test_stated_spans_are_found_by_range() -> None:
+    from itsqa.furniture import StatedSpans
+
+    spans = StatedSpans([(30, 40), (5, 8), (10, 20)])
+    assert [spans.overlaps(a, b) for a, b in [(0, 5), (0, 6), (8, 10), (19, 25), (20, 30),
+                                               (35, 36), (41, 50), (0, 100)]] == [
+        False, True, False, True, False, True, False, True]
+    assert spans.within(15, 35) == [(0, 5), (15, 20)]  # clipped, as offsets from the start
+    assert spans.within(40, 50) == [] and StatedSpans([]).within(0, 9) == []

@@ -8,7 +8,6 @@ A build runs in four steps, each a function below: read and cut the sources that
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from .corpus import SUPPORTED, TEXT_FORMATS, Document, read_document, skip_reaso
 from .dense import kept_graph_rows, needs_hnsw
 from .embedding import Encoder, encode_each_with_tokens, export_works, load_encoder
 from .errors import BadIndexError, CorpusError, UsageError
-from .furniture import MARKUP
+from .furniture import MARKUP, StatedSpans
 from .inputs import (
     context_fitter,
     context_line,
@@ -356,12 +355,12 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
     records = [replace(c, embed_hash=h) for c, h in zip(read.records, hashes, strict=True)]
     sentences: list[store.SentenceRow] = []
     if ctx.sentence_vectors:
-        stated = {name: (_Stated(e.get("code", [])),
-                         _Stated([sp for sp in e.get("furniture", []) if sp[2] == MARKUP]))
+        stated = {name: (StatedSpans(e.get("code", [])),
+                         StatedSpans(sp for sp in e.get("furniture", []) if sp[2] == MARKUP))
                   for name, e in read.sources.items()}
         for row, rec in enumerate(records):
-            code, markup = stated[rec.source]
-            for s, e in sentence_spans(rec.text, code=code.within(rec), markup=markup.within(rec)):
+            code, markup = (x.within(rec.start, rec.end) for x in stated[rec.source])
+            for s, e in sentence_spans(rec.text, code=code, markup=markup):
                 et = embed_text(titles[rec.source], rec.heading, rec.text[s:e],
                                 ctx.sentence_context, fit)
                 h = embed_hash(spec, et)
@@ -369,24 +368,6 @@ def _prepare_inputs(settings: Settings, spec: ModelSpec, read: _Read,
                 texts.append(et)
                 hashes.append(h)
     return _Inputs(records, texts, hashes, sentences, lexical_inputs)
-
-
-class _Stated:
-    """A source's code blocks, or its markup lines ([start, end, ...], none overlapping
-    another), found for each passage by bisection: a file can state tens of thousands."""
-
-    def __init__(self, spans: list[list[Any]]) -> None:
-        self.spans = sorted((int(sp[0]), int(sp[1])) for sp in spans)
-        self.ends = [b for _, b in self.spans]
-
-    def within(self, rec: store.ChunkRecord) -> list[tuple[int, int]]:
-        """The parts of the spans inside passage `rec`, as offsets in its text."""
-        out = []
-        for a, b in self.spans[bisect.bisect_right(self.ends, rec.start):]:
-            if a >= rec.end:
-                break
-            out.append((max(a, rec.start) - rec.start, min(b, rec.end) - rec.start))
-        return out
 
 
 @dataclass

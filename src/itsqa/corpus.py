@@ -3,9 +3,7 @@ content hashes and metadata, and each one read into a Document. No embedding her
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import itertools
 import os
 import re
 import stat
@@ -15,7 +13,7 @@ from pathlib import Path
 
 from .chunking import Structure
 from .errors import CorpusError
-from .furniture import FRONT_MATTER, MARKUP, Span, find_furniture
+from .furniture import FRONT_MATTER, MARKUP, Span, StatedSpans, find_furniture
 from .metadata import METADATA_FILE, SourceMeta
 from .readers import (
     Parsed,
@@ -206,20 +204,6 @@ def _parse(sf: SourceFile, data: bytes) -> Parsed:
     return read_text(data, markdown=sf.format == "markdown")
 
 
-class _Spans:
-    """Character spans, asked whether any overlaps a range in O(log n) (a file can state
-    thousands of code blocks and markup lines)."""
-
-    def __init__(self, spans: list[tuple[int, int]]) -> None:
-        ordered = sorted(spans)
-        self.starts = [a for a, _ in ordered]
-        self.reach = list(itertools.accumulate((b for _, b in ordered), max))  # furthest end so far
-
-    def overlaps(self, start: int, end: int) -> bool:
-        i = bisect.bisect_left(self.starts, end) - 1  # the spans that start before `end`
-        return i >= 0 and self.reach[i] > start
-
-
 _EMPTY = {"html": "no article text found in it", "docx": "no text in it", "pptx": "no text in it",
           "pdf": "no text in it (a scanned PDF needs OCR first)"}
 
@@ -251,7 +235,7 @@ def read_document(sf: SourceFile, meta: SourceMeta | None) -> tuple[Document | N
     if len(text) > max_text_bytes():
         return None, [_too_big(sf.name, len(text), "text")]
     # Code is never page furniture, whatever its lines look like (">>> a = [1, 2]").
-    stated = _Spans([*parsed.code, *parsed.markup])
+    stated = StatedSpans([*parsed.code, *parsed.markup])
     furniture = tuple(sorted([*(sp for sp in find_furniture(text)
                                 if not stated.overlaps(sp.start, sp.end)),
                               *(Span(a, b, MARKUP) for a, b in parsed.markup)],

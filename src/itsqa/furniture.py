@@ -8,7 +8,9 @@ source, so they carry over to new captures. Each span carries the rule that foun
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -17,6 +19,28 @@ class Span:
     start: int
     end: int
     rule: str
+
+
+class StatedSpans:
+    """Spans a format states (code blocks, markup lines: (start, end, ...), none overlapping
+    another), looked up by bisection: a file can state tens of thousands."""
+
+    def __init__(self, spans: Iterable[Sequence[int]]) -> None:
+        self.spans = sorted((int(sp[0]), int(sp[1])) for sp in spans)
+        self.ends = [b for _, b in self.spans]
+
+    def within(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The parts of the spans inside start:end, as offsets from `start`."""
+        out = []
+        for a, b in self.spans[bisect.bisect_right(self.ends, start):]:
+            if a >= end:
+                break
+            out.append((max(a, start) - start, min(b, end) - start))
+        return out
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self.ends, start)  # the first span that ends after `start`
+        return i < len(self.spans) and self.spans[i][0] < end
 
 
 _CREDIT = re.compile(
